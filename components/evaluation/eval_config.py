@@ -1,0 +1,113 @@
+"""The Evaluator's configuration and how to read its results back.
+
+Metrics are the in-graph image metrics of components/model_code/metrics.py;
+blessing gates are TFMA thresholds on the overall slice.
+"""
+import math
+
+import tensorflow_model_analysis as tfma
+
+from components.model_code import metrics as metrics_lib
+from pipeline import configs
+
+METRICS_MODULE = metrics_lib.__name__
+CANDIDATE = 'candidate'
+BASELINE = 'baseline'
+
+
+def validate_thresholds(min_psnr_gain_db, min_ssim, max_psnr_drop_db):
+  for name, value in (('min_psnr_gain_db', min_psnr_gain_db), ('min_ssim', min_ssim),
+                      ('max_psnr_drop_db', max_psnr_drop_db)):
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+      raise ValueError(f'{name} must be a finite number, got {value!r}')
+  if not -1.0 <= min_ssim <= 1.0:
+    raise ValueError(f'min_ssim must be in [-1, 1], got {min_ssim!r}')
+  if max_psnr_drop_db < 0:
+    raise ValueError(f'max_psnr_drop_db must be >= 0, got {max_psnr_drop_db!r}')
+
+
+def _overall_threshold(threshold):
+  return [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
+                                       threshold=threshold)]
+
+
+def make_eval_config(min_psnr_gain_db=configs.DEFAULT_MIN_PSNR_GAIN_DB,
+                     min_ssim=configs.DEFAULT_MIN_SSIM,
+                     max_psnr_drop_db=configs.DEFAULT_MAX_PSNR_DROP_DB):
+  """Metrics overall and per class; gates on the overall slice only."""
+  validate_thresholds(min_psnr_gain_db, min_ssim, max_psnr_drop_db)
+  higher_is_better = tfma.MetricDirection.HIGHER_IS_BETTER
+
+  def metric(cls, per_slice_thresholds=None):
+    return tfma.MetricConfig(class_name=cls.__name__, module=METRICS_MODULE,
+                             per_slice_thresholds=per_slice_thresholds)
+
+  return tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(signature_name=configs.EXAMPLES_SIGNATURE,
+                                  label_key=configs.CLEAN_KEY,
+                                  prediction_key=configs.EVAL_OUTPUT_KEY)],
+      slicing_specs=[tfma.SlicingSpec(),
+                     tfma.SlicingSpec(feature_keys=[configs.LABEL_KEY])],
+      metrics_specs=[tfma.MetricsSpec(metrics=[
+          metric(metrics_lib.DenoisedMSE),
+          metric(metrics_lib.DenoisedPSNR, _overall_threshold(tfma.MetricThreshold(
+              change_threshold=tfma.GenericChangeThreshold(
+                  direction=higher_is_better,
+                  absolute={'value': -max_psnr_drop_db})))),
+          metric(metrics_lib.DenoisedSSIM, _overall_threshold(tfma.MetricThreshold(
+              value_threshold=tfma.GenericValueThreshold(lower_bound={'value': min_ssim})))),
+          metric(metrics_lib.NoisyMSE),
+          metric(metrics_lib.NoisyPSNR),
+          metric(metrics_lib.NoisySSIM),
+          metric(metrics_lib.PSNRGain, _overall_threshold(tfma.MetricThreshold(
+              value_threshold=tfma.GenericValueThreshold(
+                  lower_bound={'value': min_psnr_gain_db})))),
+      ])])
+
+
+def explain_failures(validation_result):
+  """One readable sentence per failed threshold of a tfma ValidationResult."""
+  reasons = []
+  for per_slice in validation_result.metric_validations_per_slice:
+    for failure in per_slice.failures:
+      key, threshold, value = failure.metric_key, failure.metric_threshold, failure.metric_value
+      actual = value.double_value.value
+      name = key.name + (' change vs baseline' if key.is_diff else '')
+      if threshold.HasField('value_threshold'):
+        bound = threshold.value_threshold.lower_bound.value
+        reasons.append(f'{name} {actual:.4f} is below the threshold {bound:.4f} '
+                       f'by {bound - actual:.4f}')
+      elif threshold.HasField('change_threshold'):
+        bound = threshold.change_threshold.absolute.value
+        reasons.append(f'{name} {actual:+.4f} is below the allowed {bound:+.4f} '
+                       f'by {bound - actual:.4f}')
+      else:
+        reasons.append(f'{name}: {failure.message}')
+  return reasons
+
+
+def slice_name(slice_key):
+  """'overall' or 'label=<class name>' for a tfma slice key tuple."""
+  if not slice_key:
+    return 'overall'
+  parts = []
+  for feature, value in slice_key:
+    if feature == configs.LABEL_KEY and 0 <= int(value) < len(configs.CLASS_NAMES):
+      parts.append(f'{feature}={int(value)} ({configs.CLASS_NAMES[int(value)]})')
+    else:
+      parts.append(f'{feature}={value}')
+  return ', '.join(parts)
+
+
+def load_metrics(evaluation_uri):
+  """{slice name: {model name: {metric: value}}}, plus 'diff' for changes."""
+  result = {}
+  for metrics_for_slice in tfma.load_metrics(evaluation_uri):
+    name = slice_name(tfma.slicer.deserialize_slice_key(metrics_for_slice.slice_key))
+    per_model = result.setdefault(name, {})
+    for kv in metrics_for_slice.metric_keys_and_values:
+      key = kv.key
+      model = 'diff' if key.is_diff else (BASELINE if key.model_name == BASELINE else CANDIDATE)
+      if kv.value.HasField('double_value'):
+        per_model.setdefault(model, {})[key.name] = kv.value.double_value.value
+  return result

@@ -1,0 +1,35 @@
+"""FashionMnistExampleGen: the four Fashion-MNIST IDX files as a TFX Examples artifact."""
+from tfx import types
+from tfx.dsl.components.base import base_beam_component
+from tfx.dsl.components.base import executor_spec
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter
+from tfx.types.component_spec import ComponentSpec
+from tfx.types.component_spec import ExecutionParameter
+
+from components.ingestion import executor
+
+
+class FashionMnistExampleGenSpec(ComponentSpec):
+  PARAMETERS = {
+      # Empty: resolved where the executor runs ($FASHION_MNIST_DIR, caches,
+      # download), which is what a Kubeflow step needs.
+      'data_dir': ExecutionParameter(type=str),
+      'train_examples': ExecutionParameter(type=int),   # 0 = all
+      'eval_examples': ExecutionParameter(type=int),    # 0 = all
+  }
+  INPUTS = {}
+  OUTPUTS = {'examples': ChannelParameter(type=standard_artifacts.Examples)}
+
+
+class FashionMnistExampleGen(base_beam_component.BaseBeamComponent):
+  """Splits `train` (60,000) and `eval` (10,000) of image, label and example id."""
+
+  SPEC_CLASS = FashionMnistExampleGenSpec
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+  def __init__(self, data_dir='', train_examples=0, eval_examples=0):
+    super().__init__(spec=FashionMnistExampleGenSpec(
+        data_dir=data_dir, train_examples=train_examples,
+        eval_examples=eval_examples,
+        examples=types.Channel(type=standard_artifacts.Examples)))

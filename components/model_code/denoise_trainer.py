@@ -1,0 +1,142 @@
+"""The TFX Trainer module: `run_fn` trains a denoiser on the NoiseAugmenter's examples.
+
+Locally it is handed to the Trainer as `module_file` (so an edit here re-runs
+training); in the Kubeflow image it is imported by module path.
+"""
+import math
+
+from absl import logging
+import tensorflow as tf
+import tf_keras as keras
+
+from components.model_code import model as model_lib
+from pipeline import configs
+
+_PARSE_BATCH = 1024
+
+
+def _parse_batch(serialized):
+  features = tf.io.parse_example(serialized, {
+      key: tf.io.FixedLenFeature([configs.IMAGE_PIXELS], tf.float32)
+      for key in (configs.NOISY_KEY, configs.CLEAN_KEY)})
+  shape = [-1, *model_lib.IMAGE_SHAPE]
+  return (tf.reshape(features[configs.NOISY_KEY], shape),
+          tf.reshape(features[configs.CLEAN_KEY], shape))
+
+
+def make_dataset(file_patterns, batch_size, shuffle_seed=None):
+  """(noisy, clean) batches: read, parse in bulk, cache, shuffle, batch, prefetch.
+
+  shuffle_seed None means no shuffling (evaluation).
+  """
+  files = sorted(f for pattern in file_patterns for f in tf.io.gfile.glob(pattern))
+  if not files:
+    raise ValueError(f'no TFRecord files match {file_patterns}')
+  ds = (tf.data.TFRecordDataset(files, compression_type='GZIP',
+                                num_parallel_reads=tf.data.AUTOTUNE)
+        .batch(_PARSE_BATCH)
+        .map(_parse_batch, num_parallel_calls=tf.data.AUTOTUNE)
+        .unbatch()
+        .cache())
+  if shuffle_seed is not None:
+    ds = ds.shuffle(60_000, seed=shuffle_seed, reshuffle_each_iteration=True)
+  return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def distribution_strategy():
+  """Mirrors over every visible GPU; on CPU, over the logical CPU devices."""
+  devices = (tf.config.list_logical_devices('GPU') or
+             tf.config.list_logical_devices('CPU'))
+  names = [d.name for d in devices]
+  if len(names) > 1:
+    return tf.distribute.MirroredStrategy(names)
+  return tf.distribute.OneDeviceStrategy(names[0])
+
+
+class NonFiniteLossError(RuntimeError):
+  pass
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+  """Fails training at the first NaN or infinite batch loss."""
+
+  def on_train_batch_end(self, batch, logs=None):
+    loss = (logs or {}).get('loss')
+    if loss is not None and not math.isfinite(loss):
+      raise NonFiniteLossError(
+          f'training loss became {loss} at epoch {self._epoch + 1}, batch {batch}: '
+          'lower --learning_rate or check the data; no model was exported')
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._epoch = epoch
+
+
+def train(model_name, train_ds, eval_ds, epochs, learning_rate,
+          strategy=None, log_dir=None, mixed_precision=False):
+  """Builds, compiles and fits a model; raises NonFiniteLossError on NaN."""
+  if mixed_precision:
+    keras.mixed_precision.set_global_policy('mixed_float16')
+  strategy = strategy or distribution_strategy()
+  with strategy.scope():
+    model = model_lib.build_model(model_name)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=keras.losses.MeanSquaredError())
+  callbacks = [StopOnNonFiniteLoss()]
+  if log_dir:
+    callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'))
+  history = model.fit(train_ds, epochs=epochs, validation_data=eval_ds,
+                      callbacks=callbacks, verbose=2)
+  return model, history
+
+
+def _check_unit_range(images):
+  return [tf.debugging.assert_greater_equal(
+              images, 0.0, message='images must be in [0, 1] (found a value < 0 or NaN)'),
+          tf.debugging.assert_less_equal(
+              images, 1.0, message='images must be in [0, 1] (found a value > 1 or NaN)')]
+
+
+def export_serving_model(model, export_dir):
+  """Saves one SavedModel with an image signature and a tf.Example signature."""
+  image_spec = tf.TensorSpec([None, *model_lib.IMAGE_SHAPE], tf.float32,
+                             name=configs.SERVING_INPUT_KEY)
+
+  @tf.function(input_signature=[image_spec])
+  def serve_images(images):
+    with tf.control_dependencies(_check_unit_range(images)):
+      return {configs.SERVING_OUTPUT_KEY: model(images, training=False)}
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None], tf.string, name=configs.EXAMPLES_INPUT_KEY)])
+  def serve_examples(serialized_examples):
+    noisy = tf.reshape(
+        tf.io.parse_example(serialized_examples, {
+            configs.NOISY_KEY: tf.io.FixedLenFeature([configs.IMAGE_PIXELS], tf.float32)
+        })[configs.NOISY_KEY], [-1, *model_lib.IMAGE_SHAPE])
+    with tf.control_dependencies(_check_unit_range(noisy)):
+      denoised = model(noisy, training=False)
+    return {configs.SERVING_OUTPUT_KEY: denoised,
+            configs.EVAL_OUTPUT_KEY: tf.concat([denoised, noisy], axis=-1)}
+
+  model.save(export_dir, save_format='tf', signatures={
+      'serving_default': serve_images,
+      configs.EXAMPLES_SIGNATURE: serve_examples,
+  })
+
+
+def run_fn(fn_args):
+  """TFX Trainer entry point (GenericExecutor)."""
+  config = fn_args.custom_config
+  model_lib.validate_training_params(config['model'], config['epochs'],
+                                     config['batch_size'], config['learning_rate'])
+  strategy = distribution_strategy()
+  global_batch = config['batch_size'] * strategy.num_replicas_in_sync
+  logging.info('Training %s on %d replica(s), global batch %d',
+               config['model'], strategy.num_replicas_in_sync, global_batch)
+  train_ds = make_dataset(fn_args.train_files, global_batch, shuffle_seed=config['seed'])
+  eval_ds = make_dataset(fn_args.eval_files, global_batch)
+  model, _ = train(config['model'], train_ds, eval_ds, config['epochs'],
+                   config['learning_rate'], strategy=strategy,
+                   log_dir=fn_args.model_run_dir,
+                   mixed_precision=config.get('mixed_precision', False))
+  export_serving_model(model, fn_args.serving_model_dir)

@@ -1,0 +1,33 @@
+"""NoiseAugmenter: adds the tutorial's Gaussian noise to ingested examples, in Beam."""
+from tfx import types
+from tfx.dsl.components.base import base_beam_component
+from tfx.dsl.components.base import executor_spec
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter
+from tfx.types.component_spec import ComponentSpec
+from tfx.types.component_spec import ExecutionParameter
+
+from components.noise import executor
+from components.noise import noise
+
+
+class NoiseAugmenterSpec(ComponentSpec):
+  PARAMETERS = {
+      'noise_factor': ExecutionParameter(type=float),
+      'seed': ExecutionParameter(type=int),
+  }
+  INPUTS = {'examples': ChannelParameter(type=standard_artifacts.Examples)}
+  OUTPUTS = {'augmented_examples': ChannelParameter(type=standard_artifacts.Examples)}
+
+
+class NoiseAugmenter(base_beam_component.BaseBeamComponent):
+  """Every example with `clean` and `noisy` float32 images, label and id."""
+
+  SPEC_CLASS = NoiseAugmenterSpec
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+  def __init__(self, examples, noise_factor, seed):
+    noise.validate_noise_params(noise_factor, seed)  # fail at construction
+    super().__init__(spec=NoiseAugmenterSpec(
+        examples=examples, noise_factor=float(noise_factor), seed=int(seed),
+        augmented_examples=types.Channel(type=standard_artifacts.Examples)))

@@ -1,0 +1,150 @@
+"""Runs the pipeline with LocalDagRunner: live progress, a run summary, an exit status."""
+import json
+import logging
+import os
+import time
+
+from ml_metadata.proto import metadata_store_pb2
+from ml_metadata import metadata_store
+from tfx import v1 as tfx
+
+from components.report.component import DenoiseReportArtifact
+from pipeline import configs
+
+SUMMARY_METRIC_KEYS = ('psnr', 'ssim', 'mse')
+
+
+class ComponentProgress(logging.Handler):
+  """Follows TFX's launcher log lines: which component runs, cached or not, how long."""
+
+  def __init__(self, echo=print):
+    super().__init__(logging.INFO)
+    self.components = []   # {'id', 'state', 'seconds'} in run order
+    self._echo = echo
+    self._started = None
+
+  @property
+  def current(self):
+    return self.components[-1] if self.components else None
+
+  def emit(self, record):
+    message = record.getMessage()
+    if message.startswith('Component ') and message.endswith(' is running.'):
+      self.components.append({'id': message[len('Component '):-len(' is running.')],
+                              'state': 'running', 'seconds': None})
+      self._started = time.monotonic()
+      self._echo(f'[{self.current["id"]}] running ...', flush=True)
+    elif self.current is None:
+      return
+    elif message.startswith('A cached execution'):
+      self.current['state'] = 'cached'
+    elif message.startswith('Going to run a new execution'):
+      self.current['state'] = 'executed'
+    elif message.endswith(' is finished.'):
+      self.current['seconds'] = round(time.monotonic() - self._started, 2)
+      self._echo(f'[{self.current["id"]}] {self.current["state"]} in '
+                 f'{self.current["seconds"]:.1f} s', flush=True)
+
+  def fail_current(self):
+    if self.current and self.current['state'] != 'cached':
+      self.current['state'] = 'failed'
+      self.current['seconds'] = round(time.monotonic() - self._started, 2)
+
+
+def metadata_config(output_dir):
+  return tfx.orchestration.metadata.sqlite_metadata_connection_config(
+      os.path.join(output_dir, configs.METADATA_NAME))
+
+
+def latest_report_dir(connection_config):
+  """URI of the DenoiseReport output of the newest pipeline run, or None."""
+  store = metadata_store.MetadataStore(connection_config)
+  runs = store.get_contexts_by_type('pipeline_run')
+  if not runs:
+    return None
+  run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+  execution_ids = [e.id for e in store.get_executions_by_context(run.id)]
+  output_ids = [ev.artifact_id for ev in store.get_events_by_execution_ids(execution_ids)
+                if ev.type == metadata_store_pb2.Event.OUTPUT]
+  reports = [a for a in store.get_artifacts_by_id(output_ids)
+             if a.type == DenoiseReportArtifact.TYPE_NAME]
+  return reports[0].uri if reports else None
+
+
+def build_summary(status, components, report_dir, error=None):
+  """The run_summary.json content, from the report's metrics.json when there is one."""
+  report = {}
+  if report_dir and os.path.isfile(os.path.join(report_dir, 'metrics.json')):
+    with open(os.path.join(report_dir, 'metrics.json')) as f:
+      report = json.load(f)
+  metrics = None
+  if report.get('model'):
+    metrics = {k: report['model'][k] for k in SUMMARY_METRIC_KEYS}
+    metrics.update({f'noisy_{k}': report['noisy_input'][k] for k in SUMMARY_METRIC_KEYS})
+  baseline = report.get('baseline')
+  return {
+      'status': status,
+      'blessed': bool(report.get('blessed', False)),
+      'reasons': report.get('reasons', []),
+      'pushed': bool(report.get('pushed', False)),
+      'push_reason': report.get('push_reason'),
+      'pushed_model_dir': report.get('pushed_model_dir'),
+      'metrics': metrics,
+      'baseline_version': report.get('baseline_version'),
+      'baseline_metrics': ({k: baseline[k] for k in SUMMARY_METRIC_KEYS}
+                           if baseline else None),
+      'report_dir': report_dir,
+      'components': components,
+      'error': error,
+  }
+
+
+def format_summary(summary):
+  lines = [f'Run {summary["status"]}.']
+  if summary['error']:
+    lines.append(f'Error: {summary["error"]}')
+  m = summary['metrics']
+  if m:
+    lines.append(f'Model:       PSNR {m["psnr"]:.2f} dB  SSIM {m["ssim"]:.3f}  MSE {m["mse"]:.5f}')
+    lines.append(f'Noisy input: PSNR {m["noisy_psnr"]:.2f} dB  SSIM {m["noisy_ssim"]:.3f}  '
+                 f'MSE {m["noisy_mse"]:.5f}')
+  b = summary['baseline_metrics']
+  if b:
+    lines.append(f'Baseline (deployed version {summary["baseline_version"]}): '
+                 f'PSNR {b["psnr"]:.2f} dB  SSIM {b["ssim"]:.3f}  MSE {b["mse"]:.5f}')
+  elif m:
+    lines.append('Baseline: none deployed yet (absolute thresholds only)')
+  if m:
+    lines.append('Blessed.' if summary['blessed'] else
+                 'NOT blessed: ' + '; '.join(summary['reasons']))
+    lines.append(f'Pushed to {summary["pushed_model_dir"]}' if summary['pushed'] else
+                 f'Not pushed: {summary["push_reason"]}')
+  if summary['report_dir']:
+    lines.append(f'Report: {summary["report_dir"]}')
+  return '\n'.join(lines)
+
+
+def run(pipeline, output_dir, echo=print):
+  """Runs the pipeline; writes <output_dir>/run_summary.json; returns the summary."""
+  progress = ComponentProgress(echo)
+  absl_logger = logging.getLogger('absl')
+  absl_logger.addHandler(progress)
+  previous_level = absl_logger.level
+  absl_logger.setLevel(logging.INFO)
+  error = None
+  try:
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+  except Exception as e:  # pylint: disable=broad-except
+    progress.fail_current()
+    failed = progress.current['id'] if progress.current else 'pipeline'
+    error = f'{failed} failed: {type(e).__name__}: {e}'
+  finally:
+    absl_logger.removeHandler(progress)
+    absl_logger.setLevel(previous_level)
+  report_dir = None if error else latest_report_dir(pipeline.metadata_connection_config)
+  summary = build_summary('failed' if error else 'succeeded', progress.components,
+                          report_dir, error)
+  with open(os.path.join(output_dir, configs.RUN_SUMMARY_NAME), 'w') as f:
+    json.dump(summary, f, indent=2)
+  echo(format_summary(summary), flush=True)
+  return summary

@@ -1,0 +1,118 @@
+"""create_pipeline(): the one definition of the denoising pipeline, for every runner."""
+import os
+
+from tfx import v1 as tfx
+
+from components.baseline.component import DeployedModelBaseline
+from components.evaluation import eval_config as eval_config_lib
+from components.ingestion.component import FashionMnistExampleGen
+from components.model_code import model as model_lib
+from components.noise.component import NoiseAugmenter
+from components.pusher.component import DenoisePusher
+from components.report.component import DenoiseReport
+from pipeline import configs
+
+TRAINER_MODULE_FILE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    'components', 'model_code', 'denoise_trainer.py')
+TRAINER_RUN_FN = 'components.model_code.denoise_trainer.run_fn'
+
+
+def create_pipeline(
+    pipeline_root,
+    serving_dir,
+    data_dir='',
+    pipeline_name=configs.PIPELINE_NAME,
+    train_examples=0,
+    eval_examples=0,
+    noise_factor=configs.DEFAULT_NOISE_FACTOR,
+    seed=configs.DEFAULT_SEED,
+    model=configs.DEFAULT_MODEL,
+    epochs=configs.DEFAULT_EPOCHS,
+    batch_size=configs.DEFAULT_BATCH_SIZE,
+    learning_rate=configs.DEFAULT_LEARNING_RATE,
+    mixed_precision=False,
+    min_psnr_gain_db=configs.DEFAULT_MIN_PSNR_GAIN_DB,
+    min_ssim=configs.DEFAULT_MIN_SSIM,
+    max_psnr_drop_db=configs.DEFAULT_MAX_PSNR_DROP_DB,
+    data_validation=True,
+    deployed_version='',
+    trainer_module_file=TRAINER_MODULE_FILE,
+    trainer_platform_config=None,
+    enable_cache=True,
+    metadata_connection_config=None,
+    beam_pipeline_args=None,
+):
+  """Ingest -> (validate) -> add noise -> train -> evaluate vs deployed -> push -> report.
+
+  trainer_module_file: the Trainer's module file (an edit re-runs training);
+    None imports TRAINER_RUN_FN by module path, as the Kubeflow image does.
+  deployed_version: the newest version in serving_dir when the pipeline is
+    built; it keys the baseline's cache so a new deployment is noticed.
+  trainer_platform_config: e.g. a Kubeflow GPU request for the Trainer.
+  """
+  model_lib.validate_training_params(model, epochs, batch_size, learning_rate)
+  for name, value in (('train_examples', train_examples), ('eval_examples', eval_examples)):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+      raise ValueError(f'{name} must be an integer >= 0 (0 = all), got {value!r}')
+
+  example_gen = FashionMnistExampleGen(
+      data_dir=data_dir, train_examples=train_examples, eval_examples=eval_examples)
+  components = [example_gen]
+  if data_validation:
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
+    schema_gen = tfx.components.SchemaGen(
+        statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs['statistics'],
+        schema=schema_gen.outputs['schema'])
+    components += [statistics_gen, schema_gen, example_validator]
+
+  noise_augmenter = NoiseAugmenter(
+      examples=example_gen.outputs['examples'], noise_factor=noise_factor, seed=seed)
+
+  trainer_source = ({'module_file': trainer_module_file} if trainer_module_file
+                    else {'run_fn': TRAINER_RUN_FN})
+  trainer = tfx.components.Trainer(
+      examples=noise_augmenter.outputs['augmented_examples'],
+      train_args=tfx.proto.TrainArgs(splits=[configs.TRAIN_SPLIT]),
+      eval_args=tfx.proto.EvalArgs(splits=[configs.EVAL_SPLIT]),
+      custom_config={'model': model, 'epochs': epochs, 'batch_size': batch_size,
+                     'learning_rate': learning_rate, 'seed': seed,
+                     'mixed_precision': mixed_precision},
+      **trainer_source)
+  if trainer_platform_config is not None:
+    trainer.with_platform_config(trainer_platform_config)
+
+  baseline = DeployedModelBaseline(
+      model=trainer.outputs['model'], serving_dir=serving_dir,
+      deployed_version=deployed_version)
+
+  evaluator = tfx.components.Evaluator(
+      examples=noise_augmenter.outputs['augmented_examples'],
+      model=trainer.outputs['model'],
+      baseline_model=baseline.outputs['baseline_model'],
+      example_splits=[configs.EVAL_SPLIT],
+      eval_config=eval_config_lib.make_eval_config(
+          min_psnr_gain_db, min_ssim, max_psnr_drop_db))
+
+  pusher = DenoisePusher(
+      model=trainer.outputs['model'], model_blessing=evaluator.outputs['blessing'],
+      evaluation=evaluator.outputs['evaluation'], serving_dir=serving_dir)
+
+  report = DenoiseReport(
+      model=trainer.outputs['model'],
+      examples=noise_augmenter.outputs['augmented_examples'],
+      evaluation=evaluator.outputs['evaluation'],
+      baseline_model=baseline.outputs['baseline_model'],
+      pushed_model=pusher.outputs['pushed_model'],
+      noise_factor=noise_factor, seed=seed)
+
+  components += [noise_augmenter, trainer, baseline, evaluator, pusher, report]
+  return tfx.dsl.Pipeline(
+      pipeline_name=pipeline_name,
+      pipeline_root=pipeline_root,
+      components=components,
+      enable_cache=enable_cache,
+      metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=beam_pipeline_args or [])
