@@ -38,7 +38,6 @@ def main(_):
   project_root = os.path.dirname(os.path.abspath(__file__))
   os.environ['PYTHONPATH'] = os.pathsep.join(
       p for p in (project_root, os.environ.get('PYTHONPATH')) if p)
-  logging.get_absl_handler().setLevel(logging.WARNING)
   serving_dir = os.path.join(output_dir, configs.SERVING_DIR_NAME)
   try:
     pipeline = pipeline_lib.create_pipeline(

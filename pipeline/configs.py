@@ -64,10 +64,11 @@ DEFAULT_MIN_SSIM = 0.65
 DEFAULT_MAX_PSNR_DROP_DB = 0.1    # vs the deployed baseline
 
 # ---------------------------------------------------------------- metrics
-# Names of the TFMA metrics (classes in components/model_code/metrics.py).
-MSE_METRIC = 'mse'
-PSNR_METRIC = 'psnr'
-SSIM_METRIC = 'ssim'
+# Names of the TFMA metrics: TFMA names a metric after its class in snake case
+# (components/model_code/metrics.py), so these follow the class names.
+MSE_METRIC = 'denoised_mse'
+PSNR_METRIC = 'denoised_psnr'
+SSIM_METRIC = 'denoised_ssim'
 NOISY_MSE_METRIC = 'noisy_mse'
 NOISY_PSNR_METRIC = 'noisy_psnr'
 NOISY_SSIM_METRIC = 'noisy_ssim'

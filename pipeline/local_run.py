@@ -127,10 +127,15 @@ def format_summary(summary):
 def run(pipeline, output_dir, echo=print):
   """Runs the pipeline; writes <output_dir>/run_summary.json; returns the summary."""
   progress = ComponentProgress(echo)
+  # TFX logs every step at INFO: show progress lines and warnings only.
+  warnings_to_stderr = logging.StreamHandler()
+  warnings_to_stderr.setLevel(logging.WARNING)
   absl_logger = logging.getLogger('absl')
-  absl_logger.addHandler(progress)
-  previous_level = absl_logger.level
+  saved = absl_logger.level, absl_logger.propagate
   absl_logger.setLevel(logging.INFO)
+  absl_logger.propagate = False
+  absl_logger.addHandler(progress)
+  absl_logger.addHandler(warnings_to_stderr)
   error = None
   try:
     tfx.orchestration.LocalDagRunner().run(pipeline)
@@ -140,7 +145,8 @@ def run(pipeline, output_dir, echo=print):
     error = f'{failed} failed: {type(e).__name__}: {e}'
   finally:
     absl_logger.removeHandler(progress)
-    absl_logger.setLevel(previous_level)
+    absl_logger.removeHandler(warnings_to_stderr)
+    absl_logger.level, absl_logger.propagate = saved
   report_dir = None if error else latest_report_dir(pipeline.metadata_connection_config)
   summary = build_summary('failed' if error else 'succeeded', progress.components,
                           report_dir, error)
