@@ -1,0 +1,24 @@
+"""Runs a few components through LocalDagRunner and reads ML Metadata back."""
+import os
+
+from ml_metadata import metadata_store
+from tfx import v1 as tfx
+
+
+def run_components(components, root, name='test-pipeline', beam_args=None):
+  """Runs the components; returns the metadata connection config."""
+  config = tfx.orchestration.metadata.sqlite_metadata_connection_config(
+      os.path.join(root, 'metadata.sqlite'))
+  pipeline = tfx.dsl.Pipeline(
+      pipeline_name=name, pipeline_root=os.path.join(root, 'artifacts'),
+      components=components, enable_cache=False, metadata_connection_config=config,
+      beam_pipeline_args=beam_args or ['--direct_running_mode=in_memory',
+                                       '--direct_num_workers=1'])
+  tfx.orchestration.LocalDagRunner().run(pipeline)
+  return config
+
+
+def live_artifacts(config, type_name):
+  """Published (LIVE) artifacts of a type."""
+  store = metadata_store.MetadataStore(config)
+  return [a for a in store.get_artifacts_by_type(type_name) if a.state == a.LIVE]
