@@ -5,10 +5,14 @@ from ml_metadata import metadata_store
 from tfx import v1 as tfx
 
 
+def metadata_config(root):
+  return tfx.orchestration.metadata.sqlite_metadata_connection_config(
+      os.path.join(root, 'metadata.sqlite'))
+
+
 def run_components(components, root, name='test-pipeline', beam_args=None):
   """Runs the components; returns the metadata connection config."""
-  config = tfx.orchestration.metadata.sqlite_metadata_connection_config(
-      os.path.join(root, 'metadata.sqlite'))
+  config = metadata_config(root)
   pipeline = tfx.dsl.Pipeline(
       pipeline_name=name, pipeline_root=os.path.join(root, 'artifacts'),
       components=components, enable_cache=False, metadata_connection_config=config,

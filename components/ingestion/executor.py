@@ -2,10 +2,10 @@
 import os
 
 import apache_beam as beam
-import tensorflow as tf
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
+from components import example_codec
 from components.ingestion import idx
 from pipeline import configs
 
@@ -17,14 +17,11 @@ OUTPUT_PREFIX = 'data_tfrecord'
 
 def to_example(image, label, example_id):
   """One ingested tf.Example: the 784 pixels, the label and a stable id."""
-  return tf.train.Example(features=tf.train.Features(feature={
-      configs.IMAGE_KEY: tf.train.Feature(
-          int64_list=tf.train.Int64List(value=image.reshape(-1).tolist())),
-      configs.LABEL_KEY: tf.train.Feature(
-          int64_list=tf.train.Int64List(value=[int(label)])),
-      configs.ID_KEY: tf.train.Feature(
-          bytes_list=tf.train.BytesList(value=[example_id.encode()])),
-  })).SerializeToString()
+  return example_codec.serialize_example({
+      configs.IMAGE_KEY: example_codec.uint8_list_feature(image),
+      configs.LABEL_KEY: example_codec.int64_feature(label),
+      configs.ID_KEY: example_codec.bytes_feature(example_id.encode()),
+  })
 
 
 class _ChunkToExamples(beam.DoFn):

@@ -7,6 +7,7 @@ import tensorflow as tf
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
+from components import example_codec
 from components.noise import noise
 from pipeline import configs
 
@@ -19,24 +20,20 @@ _INGESTED_FEATURES = {
 }
 
 
-def _float_feature(values):
-  return tf.train.Feature(float_list=tf.train.FloatList(value=values))
-
-
 def to_noisy_example(clean, noisy, label, example_id):
-  return tf.train.Example(features=tf.train.Features(feature={
-      configs.CLEAN_KEY: _float_feature(clean),
-      configs.NOISY_KEY: _float_feature(noisy),
-      configs.LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
-      configs.ID_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[example_id])),
-  })).SerializeToString()
+  return example_codec.serialize_example({
+      configs.CLEAN_KEY: example_codec.float_feature(clean),
+      configs.NOISY_KEY: example_codec.float_feature(noisy),
+      configs.LABEL_KEY: example_codec.int64_feature(label),
+      configs.ID_KEY: example_codec.bytes_feature(example_id),
+  })
 
 
 class AddNoiseToBatch(beam.DoFn):
   """Parses a batch of ingested examples and emits them with noise added.
 
-  Parsing and drawing are vectorised per batch; only the proto assembly is
-  per example.
+  Parsing and drawing are vectorised per batch; per example there is only
+  the seeding of its generator and a byte-level serialization.
   """
 
   def __init__(self, noise_factor, seed):

@@ -24,10 +24,13 @@ def validate_noise_params(noise_factor, seed):
 
 
 def example_rng(seed, example_id):
-  """A generator keyed by (seed, example id); ids hash stably across runs."""
-  digest = hashlib.sha256(example_id).digest()
-  return np.random.default_rng(
-      [seed, int.from_bytes(digest[:8], 'little'), int.from_bytes(digest[8:16], 'little')])
+  """A counter-based Philox generator keyed by a hash of (seed, example id).
+
+  SHA-256 is stable across processes and platforms, unlike hash(); Philox
+  is cheap to key, which matters once per example.
+  """
+  digest = hashlib.sha256(seed.to_bytes(8, 'little') + example_id).digest()
+  return np.random.Generator(np.random.Philox(key=int.from_bytes(digest[:16], 'little')))
 
 
 def draw_noise(seed, example_ids, pixels=configs.IMAGE_PIXELS):

@@ -1,0 +1,36 @@
+"""The hand-written tf.Example encoder must parse exactly as TensorFlow's."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import example_codec
+
+
+def test_encodings_parse_back_identically():
+  rng = np.random.default_rng(0)
+  pixels = np.concatenate([[0, 1, 127, 128, 129, 254, 255],
+                           rng.integers(0, 256, 777)]).astype(np.uint8)
+  floats = rng.random(784).astype(np.float32)
+  serialized = example_codec.serialize_example({
+      'image': example_codec.uint8_list_feature(pixels),
+      'clean': example_codec.float_feature(floats),
+      'label': example_codec.int64_feature(300),  # a two-byte varint
+      'id': example_codec.bytes_feature(b'train-59999'),
+  })
+  parsed = tf.io.parse_single_example(serialized, {
+      'image': tf.io.FixedLenFeature([784], tf.int64),
+      'clean': tf.io.FixedLenFeature([784], tf.float32),
+      'label': tf.io.FixedLenFeature([], tf.int64),
+      'id': tf.io.FixedLenFeature([], tf.string)})
+  np.testing.assert_array_equal(parsed['image'].numpy(), pixels)
+  np.testing.assert_array_equal(parsed['clean'].numpy(), floats)
+  assert parsed['label'].numpy() == 300
+  assert parsed['id'].numpy() == b'train-59999'
+  # And the proto library reads the same message.
+  example = tf.train.Example.FromString(serialized)
+  assert list(example.features.feature['image'].int64_list.value) == pixels.tolist()
+
+
+def test_negative_int64_is_refused():
+  with pytest.raises(ValueError, match='non-negative'):
+    example_codec.int64_feature(-1)

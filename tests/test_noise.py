@@ -1,0 +1,120 @@
+"""NoiseAugmenter: the noise's statistics, clipping, determinism and parameter checks."""
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tfx.types import artifact_utils
+
+from components.ingestion.component import FashionMnistExampleGen
+from components.noise import noise
+from components.noise.component import NoiseAugmenter
+from pipeline import configs
+from tests import tfx_helpers
+
+NOISY_SPEC = {configs.CLEAN_KEY: tf.io.FixedLenFeature([configs.IMAGE_PIXELS], tf.float32),
+              configs.NOISY_KEY: tf.io.FixedLenFeature([configs.IMAGE_PIXELS], tf.float32),
+              configs.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
+              configs.ID_KEY: tf.io.FixedLenFeature([], tf.string)}
+
+
+def _ids(n, split='train'):
+  return [f'{split}-{i}'.encode() for i in range(n)]
+
+
+# ---------------------------------------------------------------- pure core
+
+def test_noise_is_standard_normal_and_scaled_where_not_clipped():
+  noise_factor = 0.2
+  unit = noise.draw_noise(7, _ids(500))
+  assert abs(unit.mean()) < 0.01 and abs(unit.std() - 1.0) < 0.01
+  clean = np.full_like(unit, 0.5)  # mid-grey: clipping needs |n| > 2.5
+  noisy = noise.add_noise(clean, unit, noise_factor)
+  added = (noisy - clean)[np.abs(unit) < 2.0]
+  assert abs(added.mean()) < 0.002
+  assert abs(added.std() - noise_factor * unit[np.abs(unit) < 2.0].std()) < 1e-4
+
+
+def test_noisy_images_are_clipped_to_unit_range():
+  unit = noise.draw_noise(1, _ids(200))
+  for level in (0.0, 1.0):
+    noisy = noise.add_noise(np.full_like(unit, level), unit, 0.5)
+    assert noisy.min() == 0.0 and noisy.max() == 1.0
+    # Half the noise pushes out of range and is clipped to the bound itself.
+    assert np.mean(noisy == level) == pytest.approx(0.5, abs=0.05)
+
+
+def test_zero_noise_factor_is_identity():
+  clean = noise.to_unit_float(np.arange(784, dtype=np.int64).reshape(1, -1) % 256)
+  np.testing.assert_array_equal(
+      noise.add_noise(clean, noise.draw_noise(3, _ids(1)), 0.0), clean)
+
+
+def test_noise_depends_only_on_seed_and_id():
+  ids = _ids(10)
+  forward = noise.draw_noise(5, ids)
+  backward = noise.draw_noise(5, ids[::-1])[::-1]
+  np.testing.assert_array_equal(forward, backward)              # order-free
+  np.testing.assert_array_equal(forward[3:4], noise.draw_noise(5, ids[3:4]))  # batch-free
+  assert not np.allclose(forward, noise.draw_noise(6, ids))     # seed matters
+  assert not np.allclose(forward[0], forward[1])                # id matters
+
+
+@pytest.mark.parametrize('noise_factor, seed, message', [
+    (-0.1, 0, 'noise_factor must be finite and >= 0'),
+    (float('nan'), 0, 'noise_factor must be finite and >= 0'),
+    (float('inf'), 0, 'noise_factor must be finite and >= 0'),
+    ('0.2', 0, 'noise_factor must be a number'),
+    (0.2, -1, 'seed must be an integer >= 0'),
+    (0.2, 1.5, 'seed must be an integer >= 0'),
+])
+def test_bad_parameters_fail_at_construction(noise_factor, seed, message):
+  with pytest.raises(ValueError, match=message):
+    NoiseAugmenter(examples=FashionMnistExampleGen().outputs['examples'],
+                   noise_factor=noise_factor, seed=seed)
+
+
+# ---------------------------------------------------------------- component
+
+def _augment(data_dir, root, seed, noise_factor=0.2, beam_args=None):
+  gen = FashionMnistExampleGen(data_dir=data_dir)
+  augmenter = NoiseAugmenter(examples=gen.outputs['examples'],
+                             noise_factor=noise_factor, seed=seed)
+  config = tfx_helpers.run_components([gen, augmenter], str(root), beam_args=beam_args)
+  # The augmenter's output is the newest Examples artifact.
+  augmented = max(tfx_helpers.live_artifacts(config, 'Examples'), key=lambda a: a.id)
+  assert artifact_utils.decode_split_names(
+      augmented.properties['split_names'].string_value) == list(configs.SPLITS)
+  result = {}
+  for split in configs.SPLITS:
+    files = tf.io.gfile.glob(os.path.join(augmented.uri, f'Split-{split}', '*.gz'))
+    for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
+      parsed = tf.io.parse_single_example(record, NOISY_SPEC)
+      result[parsed[configs.ID_KEY].numpy()] = {k: v.numpy() for k, v in parsed.items()}
+  return result
+
+
+def test_component_adds_the_formula_noise_deterministically(tiny_data_dir, tmp_path):
+  in_process = _augment(tiny_data_dir, tmp_path / 'a', seed=11)
+  assert len(in_process) == 48 + 24
+  two_workers = _augment(tiny_data_dir, tmp_path / 'b', seed=11, beam_args=[
+      '--direct_running_mode=multi_processing', '--direct_num_workers=2'])
+  again = _augment(tiny_data_dir, tmp_path / 'c', seed=11)
+  other_seed = _augment(tiny_data_dir, tmp_path / 'd', seed=12)
+  for example_id, example in in_process.items():
+    for other in (two_workers, again):
+      np.testing.assert_array_equal(example[configs.NOISY_KEY], other[example_id][configs.NOISY_KEY])
+    # Exactly the tutorial's formula with this example's noise.
+    expected = noise.add_noise(example[configs.CLEAN_KEY][None],
+                               noise.draw_noise(11, [example_id]), 0.2)[0]
+    np.testing.assert_allclose(example[configs.NOISY_KEY], expected, atol=1e-7)
+  changed = [not np.array_equal(e[configs.NOISY_KEY], other_seed[i][configs.NOISY_KEY])
+             for i, e in in_process.items()]
+  assert all(changed)
+
+
+def test_component_with_zero_noise_keeps_images_clean(tiny_data_dir, tmp_path):
+  examples = _augment(tiny_data_dir, tmp_path, seed=0, noise_factor=0.0)
+  for example in examples.values():
+    np.testing.assert_array_equal(example[configs.NOISY_KEY], example[configs.CLEAN_KEY])
+    assert 0.0 <= example[configs.CLEAN_KEY].min() and example[configs.CLEAN_KEY].max() <= 1.0
