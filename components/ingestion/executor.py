@@ -43,7 +43,7 @@ class _ChunkToExamples(beam.DoFn):
     start, stop = chunk
     images, labels = self._arrays
     for i in range(start, stop):
-      yield to_example(images[i], labels[i], f'{self._split}-{i}')
+      yield to_example(images[i], labels[i], idx.example_id(self._split, i))
 
 
 def split_sizes(data_dir, limits):

@@ -39,6 +39,16 @@ class DataError(ValueError):
   """Bad or missing input data; the message names the file and the problem."""
 
 
+def example_id(split, index):
+  """The stable id of an example: '<split>-<index in the IDX file>'."""
+  return f'{split}-{index}'
+
+
+def example_index(example_id_bytes):
+  """The IDX index back from an example id (bytes, as parsed from a tf.Example)."""
+  return int(example_id_bytes.rsplit(b'-', 1)[1])
+
+
 def find_file(data_dir, stem):
   """Returns the path of `stem` or `stem.gz` in data_dir, or None."""
   for name in (stem + '.gz', stem):

@@ -74,13 +74,16 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 def train(model_name, train_ds, eval_ds, epochs, learning_rate,
           strategy=None, log_dir=None, mixed_precision=False):
   """Builds, compiles and fits a model; raises NonFiniteLossError on NaN."""
-  if mixed_precision:
-    keras.mixed_precision.set_global_policy('mixed_float16')
   strategy = strategy or distribution_strategy()
-  with strategy.scope():
-    model = model_lib.build_model(model_name)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss=keras.losses.MeanSquaredError())
+  # The policy applies to layers as they are built: set it for this model only.
+  keras.mixed_precision.set_global_policy('mixed_float16' if mixed_precision else 'float32')
+  try:
+    with strategy.scope():
+      model = model_lib.build_model(model_name)
+      model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                    loss=keras.losses.MeanSquaredError())
+  finally:
+    keras.mixed_precision.set_global_policy('float32')
   callbacks = [StopOnNonFiniteLoss()]
   if log_dir:
     callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'))
@@ -89,8 +92,13 @@ def train(model_name, train_ds, eval_ds, epochs, learning_rate,
   return model, history
 
 
-def _check_unit_range(images):
-  return [tf.debugging.assert_greater_equal(
+def _check_images(images):
+  """Assertions that reject, rather than compute on, malformed input."""
+  # A concrete signature does not enforce its static shape when called.
+  return [tf.debugging.assert_equal(
+              tf.shape(images)[1:], tf.constant(model_lib.IMAGE_SHAPE),
+              message='images must have shape [batch, 28, 28, 1]'),
+          tf.debugging.assert_greater_equal(
               images, 0.0, message='images must be in [0, 1] (found a value < 0 or NaN)'),
           tf.debugging.assert_less_equal(
               images, 1.0, message='images must be in [0, 1] (found a value > 1 or NaN)')]
@@ -103,7 +111,7 @@ def export_serving_model(model, export_dir):
 
   @tf.function(input_signature=[image_spec])
   def serve_images(images):
-    with tf.control_dependencies(_check_unit_range(images)):
+    with tf.control_dependencies(_check_images(images)):
       return {configs.SERVING_OUTPUT_KEY: model(images, training=False)}
 
   @tf.function(input_signature=[
@@ -113,7 +121,7 @@ def export_serving_model(model, export_dir):
         tf.io.parse_example(serialized_examples, {
             configs.NOISY_KEY: tf.io.FixedLenFeature([configs.IMAGE_PIXELS], tf.float32)
         })[configs.NOISY_KEY], [-1, *model_lib.IMAGE_SHAPE])
-    with tf.control_dependencies(_check_unit_range(noisy)):
+    with tf.control_dependencies(_check_images(noisy)):
       denoised = model(noisy, training=False)
     return {configs.SERVING_OUTPUT_KEY: denoised,
             configs.EVAL_OUTPUT_KEY: tf.concat([denoised, noisy], axis=-1)}

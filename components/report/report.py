@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 import tensorflow as tf
 
+from components.ingestion import idx
 from components.model_code import metrics as metrics_lib
 from components.noise import noise
 from pipeline import configs
@@ -30,8 +31,8 @@ def load_eval_images(file_pattern, limit=None):
     for k in spec:
       parts[k].append(batch[k].numpy())
   arrays = {k: np.concatenate(v) for k, v in parts.items()}
-  # Sorted by id so the grid and the sweep use the same images every run.
-  order = np.argsort(arrays[configs.ID_KEY], kind='stable')[:limit]
+  # In file order, so the grid shows the first eval images, as the tutorial does.
+  order = np.argsort([idx.example_index(i) for i in arrays[configs.ID_KEY]])[:limit]
   shape = (-1, configs.IMAGE_SIZE, configs.IMAGE_SIZE, 1)
   return (arrays[configs.ID_KEY][order], arrays[configs.LABEL_KEY][order],
           arrays[configs.CLEAN_KEY][order].reshape(shape),

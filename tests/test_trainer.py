@@ -1,0 +1,178 @@
+"""Training: models, the tf.data input, distribution, export and NaN handling."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.ingestion.component import FashionMnistExampleGen
+from components.model_code import denoise_trainer
+from components.model_code import model as model_lib
+from components.noise import noise
+from components.noise.component import NoiseAugmenter
+from components.noise.executor import to_noisy_example
+from pipeline import configs
+from tests import conftest
+from tests import tfx_helpers
+
+
+def _pairs(n, seed=0):
+  """(noisy, clean) float32 [n, 28, 28, 1] from the structured test images."""
+  images, _ = conftest.make_images(n, seed)
+  clean = noise.to_unit_float(images.reshape(n, -1))
+  ids = [f'train-{i}'.encode() for i in range(n)]
+  noisy = noise.add_noise(clean, noise.draw_noise(seed, ids), configs.DEFAULT_NOISE_FACTOR)
+  shape = (n, *model_lib.IMAGE_SHAPE)
+  return noisy.reshape(shape), clean.reshape(shape), ids
+
+
+def _write_tfrecords(path, n):
+  noisy, clean, ids = _pairs(n)
+  with tf.io.TFRecordWriter(path, options='GZIP') as writer:
+    for x, y, example_id in zip(noisy, clean, ids):
+      writer.write(to_noisy_example(y.reshape(-1), x.reshape(-1), 0, example_id))
+  return noisy, clean
+
+
+@pytest.mark.parametrize('name', configs.MODEL_NAMES)
+def test_models_map_images_to_images_in_unit_range(name):
+  model = model_lib.build_model(name)
+  out = model(np.random.default_rng(0).random((3, 28, 28, 1), np.float32))
+  assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 28, 28, 1)
+  assert out.shape == (3, 28, 28, 1)
+  assert 0.0 <= float(tf.reduce_min(out)) and float(tf.reduce_max(out)) <= 1.0
+
+
+def test_tutorial_model_has_the_tutorial_layers():
+  layers = model_lib.tutorial_model().layers[1:]
+  assert [(type(l).__name__, l.filters, l.strides) for l in layers] == [
+      ('Conv2D', 16, (2, 2)), ('Conv2D', 8, (2, 2)), ('Conv2DTranspose', 8, (2, 2)),
+      ('Conv2DTranspose', 16, (2, 2)), ('Conv2D', 1, (1, 1))]
+  assert layers[-1].activation.__name__ == 'sigmoid'
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({'model': 'resnet'}, 'model must be one of tutorial, unet'),
+    ({'epochs': 0}, 'epochs must be an integer >= 1'),
+    ({'batch_size': 2.5}, 'batch_size must be an integer >= 1'),
+    ({'learning_rate': float('nan')}, 'learning_rate must be a finite number > 0'),
+    ({'learning_rate': -1e-3}, 'learning_rate must be a finite number > 0'),
+])
+def test_bad_training_parameters_are_refused(kwargs, message):
+  params = dict(model='tutorial', epochs=1, batch_size=32, learning_rate=1e-3)
+  params.update(kwargs)
+  with pytest.raises(ValueError, match=message):
+    model_lib.validate_training_params(**params)
+
+
+def test_dataset_yields_noisy_inputs_and_clean_targets(tmp_path):
+  path = str(tmp_path / 'data.gz')
+  noisy, clean = _write_tfrecords(path, 20)
+  batches = list(denoise_trainer.make_dataset([path], batch_size=8))
+  assert [b[0].shape[0] for b in batches] == [8, 8, 4]
+  np.testing.assert_array_equal(np.concatenate([b[0] for b in batches]), noisy)
+  np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), clean)
+  shuffled = np.concatenate([b[1] for b in denoise_trainer.make_dataset([path], 8, shuffle_seed=1)])
+  assert not np.array_equal(shuffled, clean)
+  np.testing.assert_array_equal(np.sort(shuffled, axis=None), np.sort(clean, axis=None))
+
+
+def test_short_training_lowers_the_loss():
+  noisy, clean, _ = _pairs(256)
+  ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(32)
+  _, history = denoise_trainer.train('tutorial', ds, ds, epochs=4, learning_rate=3e-3)
+  losses = history.history['loss']
+  assert losses[-1] < 0.7 * losses[0]
+
+
+def test_mixed_precision_trains_and_keeps_float32_output():
+  noisy, clean, _ = _pairs(64)
+  ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(32)
+  model, _ = denoise_trainer.train('tutorial', ds, ds, epochs=1, learning_rate=1e-3,
+                                   mixed_precision=True)
+  assert model.layers[1].compute_dtype == 'float16'
+  assert model(noisy[:2]).dtype == tf.float32
+  assert tf.keras.mixed_precision.global_policy().name == 'float32'
+
+
+def test_non_finite_loss_stops_training_with_a_clear_message():
+  noisy, clean, _ = _pairs(64)
+  ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(16)
+  with pytest.raises(denoise_trainer.NonFiniteLossError, match='training loss became nan'):
+    denoise_trainer.train('tutorial', ds, ds, epochs=2, learning_rate=1e10)
+
+
+MULTI_DEVICE_SCRIPT = '''
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices('CPU')[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from components.model_code import denoise_trainer
+strategy = denoise_trainer.distribution_strategy()
+assert strategy.num_replicas_in_sync == 2, strategy.num_replicas_in_sync
+x = np.random.default_rng(0).random((64, 28, 28, 1), np.float32)
+ds = tf.data.Dataset.from_tensor_slices((x, x)).batch(16)
+model, history = denoise_trainer.train('unet', ds, ds, epochs=1, learning_rate=1e-3, strategy=strategy)
+assert np.isfinite(history.history['loss'][-1])
+print('REPLICAS', strategy.num_replicas_in_sync, type(strategy).__name__)
+'''
+
+
+def test_training_runs_mirrored_over_two_devices():
+  """The GPU code path on CPU: two logical devices make MirroredStrategy really split batches."""
+  result = subprocess.run([sys.executable, '-c', MULTI_DEVICE_SCRIPT], cwd=conftest.ROOT,
+                          capture_output=True, text=True, timeout=300)
+  assert 'REPLICAS 2 MirroredStrategy' in result.stdout, result.stderr[-3000:]
+
+
+def test_exported_model_serves_images_and_examples(tmp_path):
+  noisy, clean, ids = _pairs(6)
+  ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(3)
+  model, _ = denoise_trainer.train('tutorial', ds, ds, epochs=1, learning_rate=1e-3)
+  export_dir = str(tmp_path / 'export')
+  denoise_trainer.export_serving_model(model, export_dir)
+
+  loaded = tf.saved_model.load(export_dir)
+  serve = loaded.signatures['serving_default']
+  denoised = serve(images=tf.constant(noisy))[configs.SERVING_OUTPUT_KEY].numpy()
+  assert denoised.shape == (6, 28, 28, 1)
+  assert denoised.min() >= 0.0 and denoised.max() <= 1.0
+  np.testing.assert_allclose(denoised, model(noisy).numpy(), atol=1e-6)
+
+  serialized = [to_noisy_example(c.reshape(-1), n.reshape(-1), 1, i)
+                for c, n, i in zip(clean, noisy, ids)]
+  outputs = loaded.signatures[configs.EXAMPLES_SIGNATURE](
+      **{configs.EXAMPLES_INPUT_KEY: tf.constant(serialized)})
+  pair = outputs[configs.EVAL_OUTPUT_KEY].numpy()
+  assert pair.shape == (6, 28, 28, 2)
+  np.testing.assert_allclose(pair[..., :1], denoised, atol=1e-6)
+  np.testing.assert_array_equal(pair[..., 1:], noisy)
+
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r'images must be in \[0, 1\]'):
+    serve(images=tf.constant(noisy * 2.0 + 0.5))
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r'shape \[batch, 28, 28, 1\]'):
+    serve(images=tf.zeros([2, 32, 32, 1]))
+
+
+def test_trainer_component_fails_on_nan_and_exports_nothing(tiny_data_dir, tmp_path):
+  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
+  gen = FashionMnistExampleGen(data_dir=tiny_data_dir)
+  augmenter = NoiseAugmenter(examples=gen.outputs['examples'], noise_factor=0.2, seed=0)
+  trainer = tfx.components.Trainer(
+      module_file=pipeline_lib.TRAINER_MODULE_FILE,
+      examples=augmenter.outputs['augmented_examples'],
+      train_args=tfx.proto.TrainArgs(splits=[configs.TRAIN_SPLIT]),
+      eval_args=tfx.proto.EvalArgs(splits=[configs.EVAL_SPLIT]),
+      custom_config={'model': 'tutorial', 'epochs': 2, 'batch_size': 8,
+                     'learning_rate': 1e10, 'seed': 0})
+  # The Trainer imports its module from a wheel: the class is a copy of ours.
+  with pytest.raises(Exception, match='training loss became nan') as error:
+    tfx_helpers.run_components([gen, augmenter, trainer], str(tmp_path))
+  assert type(error.value).__name__ == 'NonFiniteLossError'
+  assert 'lower --learning_rate' in str(error.value)
+  config = tfx_helpers.metadata_config(str(tmp_path))
+  assert tfx_helpers.live_artifacts(config, 'Model') == []
+  assert not tf.io.gfile.glob(str(tmp_path / 'artifacts' / 'Trainer' / 'model' / '*' / '*' /
+                                  'saved_model.pb'))
