@@ -4,6 +4,7 @@ import logging
 import os
 import time
 
+from absl import logging as absl_logging
 from ml_metadata.proto import metadata_store_pb2
 from ml_metadata import metadata_store
 from tfx import v1 as tfx
@@ -128,11 +129,13 @@ def run(pipeline, output_dir, echo=print):
   """Runs the pipeline; writes <output_dir>/run_summary.json; returns the summary."""
   progress = ComponentProgress(echo)
   # TFX logs every step at INFO: show progress lines and warnings only.
+  # The level is set through absl's verbosity flag, since a component that
+  # parses flags re-applies that flag to the logger.
   warnings_to_stderr = logging.StreamHandler()
   warnings_to_stderr.setLevel(logging.WARNING)
   absl_logger = logging.getLogger('absl')
-  saved = absl_logger.level, absl_logger.propagate
-  absl_logger.setLevel(logging.INFO)
+  saved_verbosity, saved_propagate = absl_logging.get_verbosity(), absl_logger.propagate
+  absl_logging.set_verbosity(absl_logging.INFO)
   absl_logger.propagate = False
   absl_logger.addHandler(progress)
   absl_logger.addHandler(warnings_to_stderr)
@@ -146,7 +149,8 @@ def run(pipeline, output_dir, echo=print):
   finally:
     absl_logger.removeHandler(progress)
     absl_logger.removeHandler(warnings_to_stderr)
-    absl_logger.level, absl_logger.propagate = saved
+    absl_logging.set_verbosity(saved_verbosity)
+    absl_logger.propagate = saved_propagate
   report_dir = None if error else latest_report_dir(pipeline.metadata_connection_config)
   summary = build_summary('failed' if error else 'succeeded', progress.components,
                           report_dir, error)

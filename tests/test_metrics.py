@@ -1,0 +1,116 @@
+"""Image metrics against numpy; the blessing thresholds and their explanations."""
+import numpy as np
+import pytest
+import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.proto import validation_result_pb2
+
+from components.evaluation import eval_config
+from components.model_code import metrics
+from pipeline import configs
+
+
+def numpy_ssim(a, b, max_val=1.0):
+  """SSIM of two 28x28 images: 11x11 Gaussian window (sigma 1.5), valid positions."""
+  g = np.exp(-0.5 * ((np.arange(11) - 5) / 1.5) ** 2)
+  window = np.outer(g, g) / np.outer(g, g).sum()
+
+  def local_mean(x):
+    return np.einsum('ijkl,kl->ij', np.lib.stride_tricks.sliding_window_view(x, (11, 11)), window)
+
+  c1, c2 = (0.01 * max_val) ** 2, (0.03 * max_val) ** 2
+  mu_a, mu_b = local_mean(a), local_mean(b)
+  var_a = local_mean(a * a) - mu_a ** 2
+  var_b = local_mean(b * b) - mu_b ** 2
+  cov = local_mean(a * b) - mu_a * mu_b
+  return np.mean((2 * mu_a * mu_b + c1) * (2 * cov + c2) /
+                 ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2)))
+
+
+def numpy_metrics(clean, image):
+  mse = ((clean - image) ** 2).mean(axis=(1, 2))
+  return {'mse': mse.mean(), 'psnr': (10 * np.log10(1.0 / mse)).mean(),
+          'ssim': np.mean([numpy_ssim(c, i) for c, i in zip(clean, image)])}
+
+
+@pytest.fixture(name='images')
+def fixture_images():
+  rng = np.random.default_rng(0)
+  clean = rng.random((6, 28, 28)).astype(np.float32)
+  noisy = np.clip(clean + 0.2 * rng.standard_normal(clean.shape), 0, 1).astype(np.float32)
+  denoised = np.clip(clean + 0.05 * rng.standard_normal(clean.shape), 0, 1).astype(np.float32)
+  return clean, noisy, denoised
+
+
+def _result(metric_class, clean, noisy, denoised, batches=2):
+  """Feeds the metric as TFMA does: flat labels, [b, 28, 28, 2] predictions, in batches."""
+  metric = metric_class()
+  pair = np.stack([denoised, noisy], axis=-1)
+  for idx in np.array_split(np.arange(len(clean)), batches):
+    metric.update_state(clean[idx].reshape(len(idx), -1), pair[idx])
+  return float(metric.result())
+
+
+def test_metrics_match_numpy(images):
+  clean, noisy, denoised = images
+  want_model, want_noisy = numpy_metrics(clean, denoised), numpy_metrics(clean, noisy)
+  for cls, want in ((metrics.DenoisedMSE, want_model['mse']),
+                    (metrics.DenoisedPSNR, want_model['psnr']),
+                    (metrics.DenoisedSSIM, want_model['ssim']),
+                    (metrics.NoisyMSE, want_noisy['mse']),
+                    (metrics.NoisyPSNR, want_noisy['psnr']),
+                    (metrics.NoisySSIM, want_noisy['ssim']),
+                    (metrics.PSNRGain, want_model['psnr'] - want_noisy['psnr'])):
+    assert _result(cls, clean, noisy, denoised) == pytest.approx(want, rel=1e-4), cls.__name__
+
+
+def test_metric_names_are_the_configured_ones():
+  assert [cls().name for cls in metrics.METRIC_CLASSES] == [
+      configs.MSE_METRIC, configs.PSNR_METRIC, configs.SSIM_METRIC, configs.NOISY_MSE_METRIC,
+      configs.NOISY_PSNR_METRIC, configs.NOISY_SSIM_METRIC, configs.PSNR_GAIN_METRIC]
+
+
+def test_perfect_image_has_finite_psnr(images):
+  clean, noisy, _ = images
+  assert np.isfinite(_result(metrics.DenoisedPSNR, clean, noisy, clean))
+
+
+def test_eval_config_gates_the_overall_slice_only():
+  config = eval_config.make_eval_config(min_psnr_gain_db=2.5, min_ssim=0.7, max_psnr_drop_db=0.2)
+  gates = {}
+  for spec in config.metrics_specs:
+    for metric in spec.metrics:
+      for per_slice in metric.per_slice_thresholds:
+        assert list(per_slice.slicing_specs) == [tfma.SlicingSpec()]
+        gates[metric.class_name] = per_slice.threshold
+  assert set(gates) == {'DenoisedPSNR', 'DenoisedSSIM', 'PSNRGain'}
+  assert gates['PSNRGain'].value_threshold.lower_bound.value == 2.5
+  assert gates['DenoisedSSIM'].value_threshold.lower_bound.value == 0.7
+  assert gates['DenoisedPSNR'].change_threshold.absolute.value == -0.2
+  assert [s.feature_keys for s in config.slicing_specs] == [[], [configs.LABEL_KEY]]
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({'min_ssim': 1.5}, 'min_ssim must be in'),
+    ({'max_psnr_drop_db': -1.0}, 'max_psnr_drop_db must be >= 0'),
+    ({'min_psnr_gain_db': float('nan')}, 'min_psnr_gain_db must be a finite number'),
+])
+def test_bad_thresholds_are_refused(kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    eval_config.make_eval_config(**kwargs)
+
+
+def test_failures_are_explained_with_their_margin():
+  result = validation_result_pb2.ValidationResult(validation_ok=False)
+  per_slice = result.metric_validations_per_slice.add()
+  failure = per_slice.failures.add()
+  failure.metric_key.name = configs.PSNR_GAIN_METRIC
+  failure.metric_threshold.value_threshold.lower_bound.value = 3.0
+  failure.metric_value.double_value.value = 1.25
+  failure = per_slice.failures.add()
+  failure.metric_key.name = configs.PSNR_METRIC
+  failure.metric_key.is_diff = True
+  failure.metric_threshold.change_threshold.absolute.value = -0.1
+  failure.metric_value.double_value.value = -0.6
+  assert eval_config.explain_failures(result) == [
+      'psnr_gain 1.2500 is below the threshold 3.0000 by 1.7500',
+      'denoised_psnr change vs baseline -0.6000 is below the allowed -0.1000 by 0.5000']
