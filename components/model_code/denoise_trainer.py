@@ -44,13 +44,16 @@ def make_dataset(file_patterns, batch_size, shuffle_seed=None):
 
 
 def distribution_strategy():
-  """Mirrors over every visible GPU; on CPU, over the logical CPU devices."""
+  """Mirrors over every visible GPU, or over logical CPU devices when split.
+
+  One device (a plain CPU machine, or a single GPU) gets the default strategy,
+  which places everything there without per-step replica overhead.
+  """
   devices = (tf.config.list_logical_devices('GPU') or
              tf.config.list_logical_devices('CPU'))
-  names = [d.name for d in devices]
-  if len(names) > 1:
-    return tf.distribute.MirroredStrategy(names)
-  return tf.distribute.OneDeviceStrategy(names[0])
+  if len(devices) > 1:
+    return tf.distribute.MirroredStrategy([d.name for d in devices])
+  return tf.distribute.get_strategy()
 
 
 class NonFiniteLossError(RuntimeError):
