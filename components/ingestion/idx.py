@@ -1,6 +1,7 @@
 """Pure core of ingestion: find, validate and read Fashion-MNIST IDX files.
 
-No TFX here: numpy, gzip and hashlib only, so every rule is unit-testable.
+No TFX here, so every rule is unit-testable. Files are read with
+tf.io.gfile, so a data directory may be on GCS or S3 (Kubeflow, Dataflow).
 """
 import gzip
 import hashlib
@@ -12,6 +13,7 @@ import urllib.request
 import zlib
 
 import numpy as np
+import tensorflow as tf
 
 from pipeline import configs
 
@@ -53,7 +55,7 @@ def find_file(data_dir, stem):
   """Returns the path of `stem` or `stem.gz` in data_dir, or None."""
   for name in (stem + '.gz', stem):
     path = os.path.join(data_dir, name)
-    if os.path.isfile(path):
+    if tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path):
       return path
   return None
 
@@ -64,7 +66,7 @@ def has_dataset(data_dir):
 
 def read_bytes(path):
   """Reads a file, decompressing it when it is gzipped (by its magic bytes)."""
-  with open(path, 'rb') as f:
+  with tf.io.gfile.GFile(path, 'rb') as f:
     raw = f.read()
   if raw[:2] != b'\x1f\x8b':
     return raw
@@ -173,7 +175,7 @@ def resolve_data_dir(data_dir=None, download=True):
       tried.append(f'{origin}: not set')
       continue
     if has_dataset(path):
-      return os.path.abspath(path)
+      return path if '://' in path else os.path.abspath(path)
     if origin == '--data_dir':
       # An explicit directory that lacks files is an error, not a fallback.
       missing = [s for s in ALL_STEMS if not find_file(path, s)]
