@@ -64,3 +64,8 @@ def serialize_example(features):
   return _field(1, b''.join(
       _field(1, _field(1, name.encode()) + _field(2, feature))
       for name, feature in features.items()))
+
+
+def tfrecord_compression(files):
+  """'GZIP' when the TFRecord files are gzipped (by name, as Beam writes them), else ''."""
+  return 'GZIP' if files and all(f.endswith('.gz') for f in files) else ''

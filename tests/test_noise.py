@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 from tfx.types import artifact_utils
 
+from components import example_codec
 from components.ingestion.component import FashionMnistExampleGen
 from components.noise import noise
 from components.noise.component import NoiseAugmenter
@@ -87,8 +88,8 @@ def _augment(data_dir, root, seed, noise_factor=0.2, beam_args=None):
       augmented.properties['split_names'].string_value) == list(configs.SPLITS)
   result = {}
   for split in configs.SPLITS:
-    files = tf.io.gfile.glob(os.path.join(augmented.uri, f'Split-{split}', '*.gz'))
-    for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
+    files = tf.io.gfile.glob(os.path.join(augmented.uri, f'Split-{split}', '*'))
+    for record in tf.data.TFRecordDataset(files, example_codec.tfrecord_compression(files)):
       parsed = tf.io.parse_single_example(record, NOISY_SPEC)
       result[parsed[configs.ID_KEY].numpy()] = {k: v.numpy() for k, v in parsed.items()}
   return result

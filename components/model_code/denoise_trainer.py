@@ -9,6 +9,7 @@ from absl import logging
 import tensorflow as tf
 import tf_keras as keras
 
+from components import example_codec
 from components.model_code import model as model_lib
 from pipeline import configs
 
@@ -32,7 +33,7 @@ def make_dataset(file_patterns, batch_size, shuffle_seed=None):
   files = sorted(f for pattern in file_patterns for f in tf.io.gfile.glob(pattern))
   if not files:
     raise ValueError(f'no TFRecord files match {file_patterns}')
-  ds = (tf.data.TFRecordDataset(files, compression_type='GZIP',
+  ds = (tf.data.TFRecordDataset(files, example_codec.tfrecord_compression(files),
                                 num_parallel_reads=tf.data.AUTOTUNE)
         .batch(_PARSE_BATCH)
         .map(_parse_batch, num_parallel_calls=tf.data.AUTOTUNE)

@@ -77,4 +77,6 @@ class Executor(base_beam_executor.BaseBeamExecutor):
              | f'Write[{split}]' >> beam.io.WriteToTFRecord(
                  os.path.join(artifact_utils.get_split_uri([augmented], split),
                               OUTPUT_PREFIX),
-                 file_name_suffix='.gz'))
+                 # Uncompressed: gzip halves the size of noisy floats but
+                 # doubled this stage's time (bench/RESULTS.md).
+                 file_name_suffix=''))

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 import tensorflow as tf
 
+from components import example_codec
 from components.ingestion import idx
 from components.model_code import metrics as metrics_lib
 from components.noise import noise
@@ -24,7 +25,8 @@ def load_eval_images(file_pattern, limit=None):
           configs.NOISY_KEY: tf.io.FixedLenFeature([configs.IMAGE_PIXELS], tf.float32),
           configs.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
           configs.ID_KEY: tf.io.FixedLenFeature([], tf.string)}
-  ds = tf.data.TFRecordDataset(files, compression_type='GZIP').batch(4096).map(
+  ds = tf.data.TFRecordDataset(
+      files, example_codec.tfrecord_compression(files)).batch(4096).map(
       lambda s: tf.io.parse_example(s, spec))
   parts = {k: [] for k in spec}
   for batch in ds:
