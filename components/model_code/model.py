@@ -24,19 +24,23 @@ def tutorial_model():
 
 
 def unet_model(width=16):
-  """A small two-level U-Net: the skips carry full-resolution detail past the bottleneck."""
+  """A small two-level U-Net: the tutorial's strided encoder and decoder plus skips.
+
+  The skips hand the decoder what the bottleneck loses: the 14x14 features,
+  and at full resolution the noisy image itself. Full-resolution layers are
+  the expensive ones here, so there are only two.
+  """
   images = keras.Input(IMAGE_SHAPE, name=configs.SERVING_INPUT_KEY)
-  skip_28 = layers.Conv2D(width, 3, padding='same', activation='relu')(images)
-  skip_14 = layers.Conv2D(2 * width, 3, strides=2, padding='same', activation='relu')(skip_28)
-  x = layers.Conv2D(2 * width, 3, strides=2, padding='same', activation='relu')(skip_14)
-  x = layers.Conv2DTranspose(2 * width, 3, strides=2, padding='same', activation='relu')(x)
-  x = layers.Conv2D(2 * width, 3, padding='same', activation='relu')(
-      layers.Concatenate()([x, skip_14]))
-  x = layers.Conv2DTranspose(width, 3, strides=2, padding='same', activation='relu')(x)
-  x = layers.Conv2D(width, 3, padding='same', activation='relu')(
-      layers.Concatenate()([x, skip_28]))
+  down_14 = layers.Conv2D(width, 3, strides=2, padding='same', activation='relu')(images)
+  down_7 = layers.Conv2D(2 * width, 3, strides=2, padding='same', activation='relu')(down_14)
+  up_14 = layers.Conv2DTranspose(width, 3, strides=2, padding='same', activation='relu')(down_7)
+  up_14 = layers.Conv2D(width, 3, padding='same', activation='relu')(
+      layers.Concatenate()([up_14, down_14]))
+  up_28 = layers.Conv2DTranspose(width, 3, strides=2, padding='same', activation='relu')(up_14)
+  up_28 = layers.Conv2D(width, 3, padding='same', activation='relu')(
+      layers.Concatenate()([up_28, images]))
   denoised = layers.Conv2D(1, 3, padding='same', activation='sigmoid',
-                           dtype='float32')(x)
+                           dtype='float32')(up_28)
   return keras.Model(images, denoised, name='unet')
 
 
