@@ -26,3 +26,6 @@ bench: $(STAMP)
 	$(PY) -m bench.train_throughput
 	$(PY) -m bench.eval_throughput
 	$(PY) -m bench.pipeline_e2e
+
+compile: $(STAMP)
+	$(PY) kubeflow_runner.py $(ARGS)

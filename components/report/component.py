@@ -23,7 +23,9 @@ from pipeline import configs
 
 class DenoiseReportArtifact(types.Artifact):
   """metrics.json, denoise_grid.png, robustness.json and robustness.png."""
-  TYPE_NAME = 'DenoiseReport'
+  # Kubeflow needs '<module>.<Class>': the container imports the type by it
+  # (components/__init__.py exports the class).
+  TYPE_NAME = 'components.DenoiseReportArtifact'
 
 
 class DenoiseReportSpec(ComponentSpec):

@@ -1,0 +1,83 @@
+"""Compiles the denoising pipeline for Kubeflow Pipelines, and optionally runs it.
+
+  python kubeflow_runner.py --image=REGISTRY/denoise-pipeline:TAG
+      --pipeline_root=gs://BUCKET/denoise [--output=denoise-pipeline.yaml]
+      [--endpoint=URL (--run | --cron="0 0 3 * * *")] [--epochs=... ...]
+
+Every component runs in --image (see Dockerfile); the Trainer imports run_fn
+by module path from it.
+"""
+import os
+import sys
+import warnings
+
+# google-api-core warns about Python 3.10 on import, once per module.
+warnings.filterwarnings('ignore', category=FutureWarning)
+
+from absl import app  # pylint: disable=g-import-not-at-top
+from absl import flags
+
+from pipeline import configs
+from pipeline import flags as pipeline_flags
+
+flags.DEFINE_string('image', 'denoise-pipeline:latest',
+                    'Container image every component runs in, built from the Dockerfile.')
+flags.DEFINE_string('pipeline_root', None,
+                    'Artifact root the cluster can write, e.g. gs://bucket/root or s3://bucket/root.')
+flags.DEFINE_string('serving_dir', None,
+                    f'Push destination. Default: <pipeline_root>/{configs.SERVING_DIR_NAME}.')
+flags.DEFINE_string('output', 'denoise-pipeline.yaml', 'Path of the compiled package (.yaml).')
+flags.DEFINE_integer('gpus', 1, 'GPUs requested by the Trainer (0 = CPU only).')
+flags.DEFINE_string('accelerator', 'nvidia.com/gpu',
+                    'Accelerator type: the Kubernetes resource name on open-source KFP.')
+flags.DEFINE_float('cpu_limit', 4.0, "vCPU limit of the Trainer's container.")
+flags.DEFINE_float('memory_limit', 16.0, "Memory limit of the Trainer's container, in GB.")
+flags.DEFINE_string('endpoint', None, 'Kubeflow Pipelines API URL, for --run and --cron.')
+flags.DEFINE_bool('run', False, 'Upload the package and start a run.')
+flags.DEFINE_string('cron', None,
+                    'Create a recurring run instead, on this 6-field cron schedule '
+                    '(second minute hour day-of-month month day-of-week).')
+flags.DEFINE_string('experiment', configs.PIPELINE_NAME, 'Experiment of the run(s).')
+flags.DEFINE_string('run_name', None, 'Name of the run or recurring run.')
+flags.mark_flag_as_required('pipeline_root')
+pipeline_flags.define_pipeline_flags()
+flags.adopt_module_key_flags(pipeline_flags)
+FLAGS = flags.FLAGS
+
+
+def main(_):
+  # Imported here so that --help does not wait ~25 s for TensorFlow.
+  from pipeline import kubeflow  # pylint: disable=g-import-not-at-top
+  from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
+
+  try:
+    kubeflow.check_submission(FLAGS.run, FLAGS.cron, FLAGS.endpoint)
+    pipeline = pipeline_lib.create_pipeline(
+        pipeline_root=FLAGS.pipeline_root,
+        serving_dir=FLAGS.serving_dir or os.path.join(FLAGS.pipeline_root,
+                                                      configs.SERVING_DIR_NAME),
+        # Resolved by the ingestion executor, inside the container.
+        data_dir=FLAGS.data_dir or '',
+        # The baseline reads the serving directory at run time, uncached.
+        deployed_version='',
+        # run_fn from the image: no module wheels written to the root at compile time.
+        trainer_module_file=None,
+        trainer_platform_config=kubeflow.trainer_resources(
+            FLAGS.cpu_limit, FLAGS.memory_limit, FLAGS.gpus, FLAGS.accelerator),
+        beam_pipeline_args=FLAGS.beam_pipeline_args,
+        **pipeline_flags.pipeline_kwargs(FLAGS))
+    package_path = kubeflow.compile_pipeline(pipeline, FLAGS.image, FLAGS.output)
+  except ValueError as e:
+    sys.exit(f'error: {e}')
+  print(f'Compiled {package_path}')
+  if FLAGS.run or FLAGS.cron:
+    import kfp  # pylint: disable=g-import-not-at-top
+    submitted_id = kubeflow.submit(
+        kfp.Client(host=FLAGS.endpoint), package_path, FLAGS.experiment,
+        FLAGS.pipeline_root, FLAGS.run_name, FLAGS.cron)
+    print(f'{"Recurring run" if FLAGS.cron else "Run"} {submitted_id} in experiment '
+          f'{FLAGS.experiment!r}')
+
+
+if __name__ == '__main__':
+  app.run(main)

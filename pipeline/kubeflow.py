@@ -1,0 +1,124 @@
+"""Compiles the pipeline for Kubeflow Pipelines and submits it: what kubeflow_runner.py does.
+
+Open-source KFP accepts PipelineSpec schema 2.1.0 only, hence
+use_pipeline_spec_2_1 and a .yaml package.
+"""
+import os
+import re
+
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
+import yaml
+
+from components.baseline.component import DeployedModelBaseline
+
+ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
+
+# Kubernetes object names; the TFX compiler refuses '_', capitals and '.'.
+PIPELINE_NAME_PATTERN = re.compile(r'[a-z0-9][a-z0-9-]*')
+MAX_PIPELINE_NAME_LENGTH = 63
+CRON_FIELDS = ('second', 'minute', 'hour', 'day of month', 'month', 'day of week')
+
+
+def validate_pipeline_name(name):
+  if not PIPELINE_NAME_PATTERN.fullmatch(name) or len(name) > MAX_PIPELINE_NAME_LENGTH:
+    raise ValueError(
+        f'pipeline name {name!r} does not fit Kubeflow Pipelines: use a-z, 0-9 and "-", '
+        f'start with a letter or digit, at most {MAX_PIPELINE_NAME_LENGTH} characters')
+
+
+def validate_cron(cron):
+  fields = cron.split()
+  if len(fields) != len(CRON_FIELDS):
+    raise ValueError(
+        f'--cron needs {len(CRON_FIELDS)} fields ({", ".join(CRON_FIELDS)}), e.g. '
+        f'"0 0 3 * * *" for 03:00 every day; got {len(fields)} in {cron!r}')
+
+
+def check_submission(run, cron, endpoint):
+  """Refuses inconsistent --run / --cron / --endpoint before anything is compiled."""
+  if run and cron:
+    raise ValueError('--run starts one run and --cron a recurring run: choose one')
+  if (run or cron) and not endpoint:
+    raise ValueError(f'--{"cron" if cron else "run"} needs --endpoint, the URL of the '
+                     'Kubeflow Pipelines API, e.g. http://localhost:8080')
+  if cron:
+    validate_cron(cron)
+
+
+def trainer_resources(cpu_limit, memory_limit_gb, gpus, accelerator):
+  """The Trainer's container resources; gpus=0 requests no accelerator."""
+  if cpu_limit <= 0 or memory_limit_gb <= 0:
+    raise ValueError(f'cpu_limit and memory_limit must be > 0, got {cpu_limit}, '
+                     f'{memory_limit_gb}')
+  if gpus < 0:
+    raise ValueError(f'gpus must be >= 0, got {gpus}')
+  spec = ResourceSpec(cpu_limit=cpu_limit, memory_limit=memory_limit_gb)
+  if gpus:
+    if not accelerator:
+      raise ValueError('a GPU request needs an accelerator type, e.g. nvidia.com/gpu')
+    spec.accelerator.CopyFrom(ResourceSpec.AcceleratorConfig(type=accelerator, count=gpus))
+  return spec
+
+
+def compile_pipeline(pipeline, image, package_path):
+  """Writes the KFP package of a TFX pipeline; returns its path.
+
+  Every task runs `image`. Tasks of DeployedModelBaseline get caching disabled:
+  their inputs do not change when a new model is deployed.
+  """
+  validate_pipeline_name(pipeline.pipeline_info.pipeline_name)
+  if not package_path.endswith('.yaml'):
+    raise ValueError(f'the package must be a .yaml file (schema 2.1.0), got {package_path!r}')
+  if not image:
+    raise ValueError('an image is needed: every component runs in it')
+  output_dir, filename = os.path.split(os.path.abspath(package_path))
+  runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
+      config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
+          default_image=image, use_pipeline_spec_2_1=True),
+      output_dir=output_dir, output_filename=filename)
+  runner.run(pipeline)
+  package_path = os.path.join(output_dir, filename)
+  _edit_package(package_path, pipeline.pipeline_info.pipeline_root,
+                [c.id for c in pipeline.components if isinstance(c, DeployedModelBaseline)])
+  return package_path
+
+
+def _edit_package(package_path, pipeline_root, uncached_tasks):
+  """Sets the default pipeline root and disables caching of some tasks, in place."""
+  with open(package_path) as f:
+    text = f.read()
+  # The compiler heads the YAML with a comment summary; keep it.
+  header = ''.join(line for line in text.splitlines(keepends=True) if line.startswith('#'))
+  spec = yaml.safe_load(text)
+  # The YAML holds the PipelineSpec only: the root TFX put in the PipelineJob's
+  # runtime config is lost. The KFP UI offers this one for new runs.
+  spec['defaultPipelineRoot'] = pipeline_root
+  tasks = spec['root']['dag']['tasks']
+  for name in uncached_tasks:
+    if name not in tasks:
+      raise ValueError(f'no task {name!r} in {package_path}')
+    tasks[name]['cachingOptions'] = {'enableCache': False}
+  json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())  # Still a valid spec?
+  with open(package_path, 'w') as f:
+    f.write(header)
+    yaml.safe_dump(spec, f, sort_keys=True)
+
+
+def submit(client, package_path, experiment, pipeline_root, run_name=None, cron=None):
+  """Starts a run of the package, or a recurring run when cron is given; returns its id.
+
+  client: a kfp.Client; cron: checked by check_submission(). Caching is left as
+  compiled (enable_caching=None): any other value would override every task's,
+  the baseline's included.
+  """
+  experiment_id = client.create_experiment(name=experiment).experiment_id  # Get or create.
+  if cron:
+    return client.create_recurring_run(
+        experiment_id=experiment_id, job_name=run_name or f'{experiment} {cron}',
+        cron_expression=cron, pipeline_package_path=package_path,
+        pipeline_root=pipeline_root).recurring_run_id
+  return client.create_run_from_pipeline_package(
+      package_path, run_name=run_name, experiment_id=experiment_id,
+      pipeline_root=pipeline_root).run_id

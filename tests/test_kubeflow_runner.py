@@ -1,0 +1,294 @@
+"""kubeflow_runner.py and pipeline/kubeflow.py: the compiled package, and submission.
+
+No Kubeflow cluster is reachable here: packages are checked with the
+kfp-pipeline-spec protobufs, submission against a fake kfp.Client.
+"""
+import importlib
+import inspect
+import json
+import os
+import re
+import subprocess
+import sys
+import types
+
+from absl.testing import flagsaver
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+import kfp
+import pytest
+from tfx.orchestration.kubeflow.v2 import compiler_utils
+from tfx.utils import import_utils
+import yaml
+
+from pipeline import configs
+from pipeline import kubeflow
+from pipeline import pipeline as pipeline_lib
+from tests import conftest
+
+IMAGE = 'registry.example.com/denoise-pipeline:test'
+ROOT = 'gs://test-bucket/denoise'
+GPU = 'nvidia.com/gpu'
+# Each task and the tasks it waits for, as the data flows in create_pipeline().
+UPSTREAM = {
+    'FashionMnistExampleGen': set(),
+    'StatisticsGen': {'FashionMnistExampleGen'},
+    'SchemaGen': {'StatisticsGen'},
+    'ExampleValidator': {'StatisticsGen', 'SchemaGen'},
+    'NoiseAugmenter': {'FashionMnistExampleGen'},
+    'Trainer': {'NoiseAugmenter'},
+    'DeployedModelBaseline': {'Trainer'},
+    'Evaluator': {'NoiseAugmenter', 'Trainer', 'DeployedModelBaseline'},
+    'DenoisePusher': {'Trainer', 'Evaluator'},
+    'DenoiseReport': {'NoiseAugmenter', 'Trainer', 'DeployedModelBaseline', 'Evaluator',
+                      'DenoisePusher'},
+}
+UNCACHED = {'DeployedModelBaseline'}
+REAL_CLIENT = kfp.Client
+
+
+def _compile(package_path, gpus=2, **kwargs):
+  """Compiles as kubeflow_runner.py does, with 2 GPUs to tell the count from the default."""
+  pipeline = pipeline_lib.create_pipeline(
+      pipeline_root=ROOT, serving_dir=f'{ROOT}/{configs.SERVING_DIR_NAME}',
+      trainer_module_file=None,
+      trainer_platform_config=kubeflow.trainer_resources(4.0, 16.0, gpus, GPU), **kwargs)
+  return kubeflow.compile_pipeline(pipeline, IMAGE, str(package_path))
+
+
+def _load(package_path):
+  """(PipelineSpec, {task name: ExecutorSpec}) of a package."""
+  with open(package_path) as f:
+    document = yaml.safe_load(f)
+  spec = json_format.ParseDict(document, pipeline_spec_pb2.PipelineSpec())
+  deployment = json_format.ParseDict(json_format.MessageToDict(spec.deployment_spec),
+                                     pipeline_spec_pb2.PipelineDeploymentConfig())
+  executors = {name: deployment.executors[spec.components[task.component_ref.name].executor_label]
+               for name, task in spec.root.dag.tasks.items()}
+  return spec, executors
+
+
+def _arg(container, name):
+  return container.args[list(container.args).index(name) + 1]
+
+
+@pytest.fixture(scope='module')
+def package(tmp_path_factory):
+  path = _compile(tmp_path_factory.mktemp('kfp') / 'denoise.yaml')
+  return (path, *_load(path))
+
+
+def test_package_is_a_schema_2_1_pipeline_spec(package):
+  path, spec, _ = package
+  with open(path) as f:
+    text = f.read()
+  # A PipelineSpec (what KFP uploads), not a PipelineJob wrapping one.
+  assert 'pipelineSpec' not in yaml.safe_load(text)
+  assert text.startswith('# PIPELINE DEFINITION\n# Name: denoise-pipeline\n')
+  assert spec.schema_version == '2.1.0'
+  assert spec.pipeline_info.name == configs.PIPELINE_NAME
+  assert re.fullmatch(r'[a-z0-9][a-z0-9-.]*', spec.pipeline_info.name)
+  assert len(spec.pipeline_info.name) <= 63
+  assert spec.default_pipeline_root == ROOT
+
+
+def test_every_component_waits_for_its_inputs(package):
+  _, spec, _ = package
+  tasks = spec.root.dag.tasks
+  assert {name: set(task.dependent_tasks) for name, task in tasks.items()} == UPSTREAM
+
+
+def test_every_executor_runs_the_image_and_none_is_a_resolver(package):
+  path, _, executors = package
+  with open(path) as f:
+    assert 'resolver' not in f.read().lower()
+  for name, executor in executors.items():
+    assert executor.WhichOneof('spec') == 'container', name
+    assert executor.container.image == IMAGE, name
+    # The container imports the executor by this path: it must exist in the image's code.
+    executor_class = import_utils.import_class_by_path(
+        _arg(executor.container, '--executor_class_path'))
+    assert 'resolver' not in executor_class.__module__, name
+
+
+def test_trainer_alone_requests_the_gpus(package, tmp_path):
+  _, _, executors = package
+  resources = executors['Trainer'].container.resources
+  assert (resources.accelerator.type, resources.accelerator.count) == (GPU, 2)
+  assert (resources.cpu_limit, resources.memory_limit) == (4.0, 16.0)
+  assert [name for name, e in executors.items() if e.container.HasField('resources')] == [
+      'Trainer']
+
+  _, cpu_executors = _load(_compile(tmp_path / 'cpu.yaml', gpus=0))
+  cpu_resources = cpu_executors['Trainer'].container.resources
+  assert not cpu_resources.HasField('accelerator')
+  assert (cpu_resources.cpu_limit, cpu_resources.memory_limit) == (4.0, 16.0)
+
+
+def test_baseline_alone_is_never_cached(package, tmp_path):
+  _, spec, _ = package
+  caching = {name: task.caching_options.enable_cache
+             for name, task in spec.root.dag.tasks.items()}
+  assert caching == {name: name not in UNCACHED for name in UPSTREAM}
+
+  spec, _ = _load(_compile(tmp_path / 'uncached.yaml', enable_cache=False))
+  assert not any(task.caching_options.enable_cache for task in spec.root.dag.tasks.values())
+
+
+def test_trainer_imports_run_fn_from_the_image(package):
+  path, spec, _ = package
+  with open(path) as f:
+    text = f.read()
+  assert '_wheels' not in text and 'module_file' not in text
+  run_fn = spec.root.dag.tasks['Trainer'].inputs.parameters['run_fn'].runtime_value.constant
+  assert run_fn.string_value == pipeline_lib.TRAINER_RUN_FN
+  module, name = run_fn.string_value.rsplit('.', 1)
+  assert callable(getattr(importlib.import_module(module), name))
+
+
+def test_artifact_types_resolve_in_the_container(package):
+  """The container imports each artifact class by its schema title."""
+  _, spec, _ = package
+  titles = {yaml.safe_load(artifact.artifact_type.instance_schema)['title']
+            for component in spec.components.values()
+            for definitions in (component.input_definitions, component.output_definitions)
+            for artifact in definitions.artifacts.values()}
+  assert 'tfx.Model' in titles
+  for title in titles:
+    # As tfx.orchestration.kubeflow.v2.container.kubeflow_v2_entrypoint_utils does.
+    artifact_class = import_utils.import_class_by_path(
+        compiler_utils.TITLE_TO_CLASS_PATH.get(title, title))
+    if title not in compiler_utils.TITLE_TO_CLASS_PATH:
+      assert artifact_class.TYPE_NAME == title
+
+
+def test_bad_names_paths_and_resources_are_refused(tmp_path):
+  for name in ('denoise_pipeline', 'Denoise', '-denoise', 'd' * 64):
+    with pytest.raises(ValueError, match='does not fit Kubeflow Pipelines'):
+      kubeflow.validate_pipeline_name(name)
+  kubeflow.validate_pipeline_name('d' * 63)
+  with pytest.raises(ValueError, match=r'\.yaml'):
+    _compile(tmp_path / 'denoise.json')
+  assert not os.listdir(tmp_path)
+  with pytest.raises(ValueError, match='gpus must be >= 0'):
+    kubeflow.trainer_resources(4.0, 16.0, -1, GPU)
+
+
+def test_submission_flags_are_checked():
+  with pytest.raises(ValueError, match='--run needs --endpoint'):
+    kubeflow.check_submission(True, None, None)
+  with pytest.raises(ValueError, match='--cron needs --endpoint'):
+    kubeflow.check_submission(False, '0 0 3 * * *', '')
+  with pytest.raises(ValueError, match='choose one'):
+    kubeflow.check_submission(True, '0 0 3 * * *', 'http://kfp')
+  with pytest.raises(ValueError, match=r"--cron needs 6 fields .* got 5 in '0 3 \* \* \*'"):
+    kubeflow.check_submission(False, '0 3 * * *', 'http://kfp')
+  kubeflow.check_submission(False, '0 0 3 * * *', 'http://kfp')
+  kubeflow.check_submission(False, None, None)
+
+
+class FakeClient:
+  """Records calls; each must bind to the real kfp.Client method's signature."""
+
+  def __init__(self, host=None):
+    self.host = host
+    self.calls = []
+
+  def _record(self, method, *args, **kwargs):
+    bound = inspect.signature(getattr(REAL_CLIENT, method)).bind(self, *args, **kwargs)
+    self.calls.append((method, {k: v for k, v in bound.arguments.items() if k != 'self'}))
+
+  def create_experiment(self, *args, **kwargs):
+    self._record('create_experiment', *args, **kwargs)
+    return types.SimpleNamespace(experiment_id='experiment-7')
+
+  def create_run_from_pipeline_package(self, *args, **kwargs):
+    self._record('create_run_from_pipeline_package', *args, **kwargs)
+    return types.SimpleNamespace(run_id='run-1')
+
+  def create_recurring_run(self, *args, **kwargs):
+    self._record('create_recurring_run', *args, **kwargs)
+    return types.SimpleNamespace(recurring_run_id='recurring-1')
+
+
+@pytest.fixture
+def run_cli(monkeypatch):
+  """Runs kubeflow_runner.main() in-process on argv; returns the fake clients made."""
+  import kubeflow_runner  # pylint: disable=g-import-not-at-top
+  clients = []
+
+  def make_client(host=None):
+    clients.append(FakeClient(host))
+    return clients[-1]
+
+  monkeypatch.setattr(kfp, 'Client', make_client)
+
+  def run(*argv):
+    with flagsaver.flagsaver():
+      kubeflow_runner.FLAGS(['kubeflow_runner.py', *argv])
+      kubeflow_runner.main([])
+    return clients
+
+  run.clients = clients
+  return run
+
+
+def test_run_uploads_the_package_into_the_experiment(run_cli, tmp_path, capsys):
+  output = str(tmp_path / 'denoise.yaml')
+  clients = run_cli(f'--image={IMAGE}', f'--pipeline_root={ROOT}', f'--output={output}',
+                    '--run', '--endpoint=http://kfp:8888', '--experiment=nightly',
+                    '--run_name=try-1', '--gpus=0', '--epochs=3')
+  [client] = clients
+  assert client.host == 'http://kfp:8888'
+  assert client.calls == [
+      ('create_experiment', {'name': 'nightly'}),
+      ('create_run_from_pipeline_package', {
+          'pipeline_file': output, 'run_name': 'try-1', 'experiment_id': 'experiment-7',
+          'pipeline_root': ROOT})]
+  assert 'Run run-1 in experiment' in capsys.readouterr().out
+  # The flags reached the package.
+  spec, executors = _load(output)
+  assert executors['Trainer'].container.image == IMAGE
+  assert not executors['Trainer'].container.resources.HasField('accelerator')
+  trainer_inputs = spec.root.dag.tasks['Trainer'].inputs.parameters
+  assert json.loads(trainer_inputs['custom_config'].runtime_value.constant.string_value)[
+      'epochs'] == 3
+  data_dir = spec.root.dag.tasks['FashionMnistExampleGen'].inputs.parameters['data_dir']
+  assert data_dir.runtime_value.constant.string_value == ''  # Resolved in the container.
+  baseline_inputs = spec.root.dag.tasks['DeployedModelBaseline'].inputs.parameters
+  assert (baseline_inputs['serving_dir'].runtime_value.constant.string_value ==
+          f'{ROOT}/{configs.SERVING_DIR_NAME}')
+
+
+def test_cron_creates_a_recurring_run(run_cli, tmp_path, capsys):
+  output = str(tmp_path / 'denoise.yaml')
+  clients = run_cli(f'--pipeline_root={ROOT}', f'--output={output}',
+                    '--cron=0 0 3 * * *', '--endpoint=http://kfp:8888')
+  [client] = clients
+  assert client.calls == [
+      ('create_experiment', {'name': configs.PIPELINE_NAME}),
+      ('create_recurring_run', {
+          'experiment_id': 'experiment-7', 'job_name': f'{configs.PIPELINE_NAME} 0 0 3 * * *',
+          'cron_expression': '0 0 3 * * *', 'pipeline_package_path': output,
+          'pipeline_root': ROOT})]
+  assert 'Recurring run recurring-1' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--cron=0 3 * * *', '--endpoint=http://kfp'], '--cron needs 6 fields'),
+    (['--run'], '--run needs --endpoint'),
+])
+def test_bad_submissions_are_refused_before_compiling(run_cli, tmp_path, argv, message):
+  output = tmp_path / 'denoise.yaml'
+  with pytest.raises(SystemExit, match=message):
+    run_cli(f'--pipeline_root={ROOT}', f'--output={output}', *argv)
+  assert not output.exists() and not run_cli.clients
+
+
+def test_help_lists_the_flags():
+  result = subprocess.run([sys.executable, 'kubeflow_runner.py', '--help'], cwd=conftest.ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+  for flag in ('image', 'pipeline_root', 'serving_dir', 'output', 'gpus', 'accelerator',
+               'cpu_limit', 'memory_limit', 'endpoint', '[no]run', 'cron', 'experiment',
+               'run_name', 'epochs', 'model', 'min_ssim', 'data_dir', 'beam_pipeline_args'):
+    assert f'--{flag}:' in result.stdout, flag
