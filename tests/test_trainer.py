@@ -79,12 +79,20 @@ def test_dataset_yields_noisy_inputs_and_clean_targets(tmp_path):
   np.testing.assert_array_equal(np.sort(shuffled, axis=None), np.sort(clean, axis=None))
 
 
-def test_short_training_lowers_the_loss():
-  noisy, clean, _ = _pairs(256)
-  ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(32)
-  _, history = denoise_trainer.train('tutorial', ds, ds, epochs=4, learning_rate=3e-3)
+def test_short_training_lowers_the_loss_with_every_step_taken():
+  noisy, clean, _ = _pairs(250)
+  ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(32)  # 8 batches, last of 26
+  model, history = denoise_trainer.train('tutorial', ds, ds, epochs=4, learning_rate=3e-3,
+                                         steps_per_epoch=8)
   losses = history.history['loss']
   assert losses[-1] < 0.7 * losses[0]
+  assert int(model.optimizer.iterations) == 4 * 8
+
+
+def test_count_examples(tmp_path):
+  path = str(tmp_path / 'data.gz')
+  _write_tfrecords(path, 13)
+  assert denoise_trainer.count_examples([path]) == 13
 
 
 def test_mixed_precision_trains_and_keeps_float32_output():
