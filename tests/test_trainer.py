@@ -70,7 +70,9 @@ def test_bad_training_parameters_are_refused(kwargs, message):
 def test_dataset_yields_noisy_inputs_and_clean_targets(tmp_path):
   path = str(tmp_path / 'data.gz')
   noisy, clean = _write_tfrecords(path, 20)
-  batches = list(denoise_trainer.make_dataset([path], batch_size=8))
+  dataset = denoise_trainer.make_dataset([path], batch_size=8)
+  assert int(dataset.cardinality()) == 3
+  batches = list(dataset)
   assert [b[0].shape[0] for b in batches] == [8, 8, 4]
   np.testing.assert_array_equal(np.concatenate([b[0] for b in batches]), noisy)
   np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), clean)
@@ -82,8 +84,7 @@ def test_dataset_yields_noisy_inputs_and_clean_targets(tmp_path):
 def test_short_training_lowers_the_loss_with_every_step_taken():
   noisy, clean, _ = _pairs(250)
   ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(32)  # 8 batches, last of 26
-  model, history = denoise_trainer.train('tutorial', ds, ds, epochs=4, learning_rate=3e-3,
-                                         steps_per_epoch=8)
+  model, history = denoise_trainer.train('tutorial', ds, ds, epochs=4, learning_rate=3e-3)
   losses = history.history['loss']
   assert losses[-1] < 0.7 * losses[0]
   assert int(model.optimizer.iterations) == 4 * 8

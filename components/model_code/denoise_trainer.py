@@ -45,7 +45,9 @@ def count_examples(file_patterns):
 def make_dataset(file_patterns, batch_size, shuffle_seed=None):
   """(noisy, clean) batches: read, parse in bulk, cache, shuffle, batch, prefetch.
 
-  shuffle_seed None means no shuffling (evaluation).
+  shuffle_seed None means no shuffling (evaluation). The dataset knows its
+  length (one counting pass over the files), which Keras needs to run
+  several steps per graph call.
   """
   files = _files(file_patterns)
   ds = (tf.data.TFRecordDataset(files, example_codec.tfrecord_compression(files),
@@ -53,6 +55,7 @@ def make_dataset(file_patterns, batch_size, shuffle_seed=None):
         .batch(_PARSE_BATCH)
         .map(_parse_batch, num_parallel_calls=tf.data.AUTOTUNE)
         .unbatch()
+        .apply(tf.data.experimental.assert_cardinality(count_examples(file_patterns)))
         .cache())
   if shuffle_seed is not None:
     ds = ds.shuffle(60_000, seed=shuffle_seed, reshuffle_each_iteration=True)
@@ -90,16 +93,13 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     self._epoch = epoch
 
 
-def train(model_name, train_ds, eval_ds, epochs, learning_rate, steps_per_epoch=None,
+def train(model_name, train_ds, eval_ds, epochs, learning_rate,
           strategy=None, log_dir=None, mixed_precision=False):
   """Builds, compiles and fits a model; raises NonFiniteLossError on NaN.
 
-  With steps_per_epoch (one pass over train_ds), several steps run per graph
-  call; train_ds is then repeated, since Keras keeps its iterator across epochs.
+  The datasets must know their length (make_dataset's do): Keras needs it to
+  run several steps per graph call.
   """
-  steps_per_execution = min(STEPS_PER_EXECUTION, steps_per_epoch or 1)
-  if steps_per_epoch:
-    train_ds = train_ds.repeat()
   strategy = strategy or distribution_strategy()
   # The policy applies to layers as they are built: set it for this model only.
   keras.mixed_precision.set_global_policy('mixed_float16' if mixed_precision else 'float32')
@@ -108,14 +108,14 @@ def train(model_name, train_ds, eval_ds, epochs, learning_rate, steps_per_epoch=
       model = model_lib.build_model(model_name)
       model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                     loss=keras.losses.MeanSquaredError(),
-                    steps_per_execution=steps_per_execution)
+                    steps_per_execution=STEPS_PER_EXECUTION)
   finally:
     keras.mixed_precision.set_global_policy('float32')
   callbacks = [StopOnNonFiniteLoss()]
   if log_dir:
     callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'))
-  history = model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                      validation_data=eval_ds, callbacks=callbacks, verbose=2)
+  history = model.fit(train_ds, epochs=epochs, validation_data=eval_ds,
+                      callbacks=callbacks, verbose=2)
   return model, history
 
 
@@ -170,9 +170,8 @@ def run_fn(fn_args):
                config['model'], strategy.num_replicas_in_sync, global_batch)
   train_ds = make_dataset(fn_args.train_files, global_batch, shuffle_seed=config['seed'])
   eval_ds = make_dataset(fn_args.eval_files, global_batch)
-  steps_per_epoch = math.ceil(count_examples(fn_args.train_files) / global_batch)
   model, _ = train(config['model'], train_ds, eval_ds, config['epochs'],
-                   config['learning_rate'], steps_per_epoch=steps_per_epoch, strategy=strategy,
+                   config['learning_rate'], strategy=strategy,
                    log_dir=fn_args.model_run_dir,
                    mixed_precision=config.get('mixed_precision', False))
   export_serving_model(model, fn_args.serving_model_dir)
