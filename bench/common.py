@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 
@@ -31,27 +32,33 @@ def report(result):
   print(RESULT_MARK + json.dumps(result), flush=True)
 
 
-def run_worker(module, *args):
-  """Runs `python -m module args` in a fresh process; returns what it reported."""
-  env = dict(os.environ, PYTHONPATH=ROOT)
-  proc = subprocess.run([sys.executable, '-m', module, *map(str, args)], cwd=ROOT, env=env,
-                        capture_output=True, text=True)
-  for line in proc.stdout.splitlines():
-    if line.startswith(RESULT_MARK):
-      return json.loads(line[len(RESULT_MARK):])
-  raise RuntimeError(f'{module} {args} reported nothing:\n{proc.stderr[-3000:]}')
-
-
 def timed_process(argv):
-  """Runs a command; returns (wall seconds, peak memory MB of that process)."""
+  """Runs a command; returns (wall seconds, peak memory MB of that process, stdout)."""
   env = dict(os.environ, PYTHONPATH=ROOT)
   start = time.monotonic()
-  proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-  _, status, usage = os.wait4(proc.pid, 0)
-  if os.waitstatus_to_exitcode(status) != 0:
-    raise RuntimeError(f'{argv} failed with status {status}')
-  return time.monotonic() - start, usage.ru_maxrss / 1024
+  with tempfile.TemporaryFile('w+') as out, tempfile.TemporaryFile('w+') as err:
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=err, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - start
+    out.seek(0)
+    err.seek(0)
+    if os.waitstatus_to_exitcode(status) != 0:
+      raise RuntimeError(f'{argv} failed:\n{err.read()[-3000:]}')
+    return wall, usage.ru_maxrss / 1024, out.read()
+
+
+def run_worker(module, *args):
+  """Runs `python -m module args` in a fresh process; returns what it reported."""
+  _, _, stdout = timed_process([sys.executable, '-m', module, *map(str, args)])
+  return parse_result(stdout)
+
+
+def parse_result(stdout):
+  """The result a worker printed with report()."""
+  for line in stdout.splitlines():
+    if line.startswith(RESULT_MARK):
+      return json.loads(line[len(RESULT_MARK):])
+  raise RuntimeError('the worker reported nothing')
 
 
 def table(headers, rows):
