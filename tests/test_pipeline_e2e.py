@@ -69,6 +69,9 @@ def test_first_run_executes_everything_blesses_and_pushes(runs):
   metrics = summary['metrics']
   assert metrics['psnr'] > metrics['noisy_psnr'] + configs.DEFAULT_MIN_PSNR_GAIN_DB
   assert '[Trainer] executed in' in printed and 'Blessed.' in printed
+  # TensorBoard logs in the ModelRun artifact.
+  assert tf.io.gfile.glob(os.path.join(output_dir, 'artifacts', 'Trainer', 'model_run', '*',
+                                       '*', 'events.out.tfevents.*'))
   assert f'Pushed to {summary["pushed_model_dir"]}' in printed
 
 
