@@ -7,7 +7,8 @@ import time
 from absl import logging as absl_logging
 from ml_metadata.proto import metadata_store_pb2
 from ml_metadata import metadata_store
-from tfx import v1 as tfx
+from tfx.orchestration import metadata
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.report.component import DenoiseReportArtifact
 from pipeline import configs
@@ -53,7 +54,7 @@ class ComponentProgress(logging.Handler):
 
 
 def metadata_config(output_dir):
-  return tfx.orchestration.metadata.sqlite_metadata_connection_config(
+  return metadata.sqlite_metadata_connection_config(
       os.path.join(output_dir, configs.METADATA_NAME))
 
 
@@ -141,7 +142,7 @@ def run(pipeline, output_dir, echo=print):
   absl_logger.addHandler(warnings_to_stderr)
   error = None
   try:
-    tfx.orchestration.LocalDagRunner().run(pipeline)
+    LocalDagRunner().run(pipeline)
   except Exception as e:  # pylint: disable=broad-except
     progress.fail_current()
     failed = progress.current['id'] if progress.current else 'pipeline'

@@ -1,7 +1,14 @@
 """create_pipeline(): the one definition of the denoising pipeline, for every runner."""
 import os
 
-from tfx import v1 as tfx
+# Not `tfx.v1`: it imports the Google Cloud extensions, ~10 s of start-up.
+from tfx.components import Evaluator
+from tfx.components import ExampleValidator
+from tfx.components import SchemaGen
+from tfx.components import StatisticsGen
+from tfx.components import Trainer
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.proto import trainer_pb2
 
 from components.baseline.component import DeployedModelBaseline
 from components.evaluation import eval_config as eval_config_lib
@@ -60,10 +67,10 @@ def create_pipeline(
       data_dir=data_dir, train_examples=train_examples, eval_examples=eval_examples)
   components = [example_gen]
   if data_validation:
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
-    schema_gen = tfx.components.SchemaGen(
+    statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
+    schema_gen = SchemaGen(
         statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True)
-    example_validator = tfx.components.ExampleValidator(
+    example_validator = ExampleValidator(
         statistics=statistics_gen.outputs['statistics'],
         schema=schema_gen.outputs['schema'])
     components += [statistics_gen, schema_gen, example_validator]
@@ -73,10 +80,10 @@ def create_pipeline(
 
   trainer_source = ({'module_file': trainer_module_file} if trainer_module_file
                     else {'run_fn': TRAINER_RUN_FN})
-  trainer = tfx.components.Trainer(
+  trainer = Trainer(
       examples=noise_augmenter.outputs['augmented_examples'],
-      train_args=tfx.proto.TrainArgs(splits=[configs.TRAIN_SPLIT]),
-      eval_args=tfx.proto.EvalArgs(splits=[configs.EVAL_SPLIT]),
+      train_args=trainer_pb2.TrainArgs(splits=[configs.TRAIN_SPLIT]),
+      eval_args=trainer_pb2.EvalArgs(splits=[configs.EVAL_SPLIT]),
       custom_config={'model': model, 'epochs': epochs, 'batch_size': batch_size,
                      'learning_rate': learning_rate, 'seed': seed,
                      'mixed_precision': mixed_precision},
@@ -88,7 +95,7 @@ def create_pipeline(
       model=trainer.outputs['model'], serving_dir=serving_dir,
       deployed_version=deployed_version)
 
-  evaluator = tfx.components.Evaluator(
+  evaluator = Evaluator(
       examples=noise_augmenter.outputs['augmented_examples'],
       model=trainer.outputs['model'],
       baseline_model=baseline.outputs['baseline_model'],
@@ -109,7 +116,7 @@ def create_pipeline(
       noise_factor=noise_factor, seed=seed)
 
   components += [noise_augmenter, trainer, baseline, evaluator, pusher, report]
-  return tfx.dsl.Pipeline(
+  return tfx_pipeline.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
       components=components,

@@ -165,15 +165,16 @@ def test_exported_model_serves_images_and_examples(tmp_path):
 
 
 def test_trainer_component_fails_on_nan_and_exports_nothing(tiny_data_dir, tmp_path):
-  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  from tfx.components import Trainer  # pylint: disable=g-import-not-at-top
+  from tfx.proto import trainer_pb2  # pylint: disable=g-import-not-at-top
   from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   gen = FashionMnistExampleGen(data_dir=tiny_data_dir)
   augmenter = NoiseAugmenter(examples=gen.outputs['examples'], noise_factor=0.2, seed=0)
-  trainer = tfx.components.Trainer(
+  trainer = Trainer(
       module_file=pipeline_lib.TRAINER_MODULE_FILE,
       examples=augmenter.outputs['augmented_examples'],
-      train_args=tfx.proto.TrainArgs(splits=[configs.TRAIN_SPLIT]),
-      eval_args=tfx.proto.EvalArgs(splits=[configs.EVAL_SPLIT]),
+      train_args=trainer_pb2.TrainArgs(splits=[configs.TRAIN_SPLIT]),
+      eval_args=trainer_pb2.EvalArgs(splits=[configs.EVAL_SPLIT]),
       custom_config={'model': 'tutorial', 'epochs': 2, 'batch_size': 8,
                      'learning_rate': 1e10, 'seed': 0})
   # The Trainer imports its module from a wheel: the class is a copy of ours.

@@ -2,23 +2,25 @@
 import os
 
 from ml_metadata import metadata_store
-from tfx import v1 as tfx
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+from pipeline import local_run
 
 
 def metadata_config(root):
-  return tfx.orchestration.metadata.sqlite_metadata_connection_config(
-      os.path.join(root, 'metadata.sqlite'))
+  return local_run.metadata_config(root)
 
 
 def run_components(components, root, name='test-pipeline', beam_args=None):
   """Runs the components; returns the metadata connection config."""
   config = metadata_config(root)
-  pipeline = tfx.dsl.Pipeline(
+  pipeline = tfx_pipeline.Pipeline(
       pipeline_name=name, pipeline_root=os.path.join(root, 'artifacts'),
       components=components, enable_cache=False, metadata_connection_config=config,
       beam_pipeline_args=beam_args or ['--direct_running_mode=in_memory',
                                        '--direct_num_workers=1'])
-  tfx.orchestration.LocalDagRunner().run(pipeline)
+  LocalDagRunner().run(pipeline)
   return config
 
 
