@@ -23,7 +23,8 @@ from pipeline import flags as pipeline_flags
 flags.DEFINE_string('image', 'denoise-pipeline:latest',
                     'Container image every component runs in, built from the Dockerfile.')
 flags.DEFINE_string('pipeline_root', None,
-                    'Artifact root the cluster can write, e.g. gs://bucket/root or s3://bucket/root.')
+                    'Required. Artifact root the cluster can write, e.g. gs://bucket/root '
+                    'or s3://bucket/root.')
 flags.DEFINE_string('serving_dir', None,
                     f'Push destination. Default: <pipeline_root>/{configs.SERVING_DIR_NAME}.')
 flags.DEFINE_string('output', 'denoise-pipeline.yaml', 'Path of the compiled package (.yaml).')
@@ -39,7 +40,6 @@ flags.DEFINE_string('cron', None,
                     '(second minute hour day-of-month month day-of-week).')
 flags.DEFINE_string('experiment', configs.PIPELINE_NAME, 'Experiment of the run(s).')
 flags.DEFINE_string('run_name', None, 'Name of the run or recurring run.')
-flags.mark_flag_as_required('pipeline_root')
 pipeline_flags.define_pipeline_flags()
 flags.adopt_module_key_flags(pipeline_flags)
 FLAGS = flags.FLAGS
@@ -50,6 +50,11 @@ def main(_):
   from pipeline import kubeflow  # pylint: disable=g-import-not-at-top
   from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
 
+  # Checked here, not with flags.mark_flag_as_required: a required-flag
+  # validator stays in the global FLAGS, and TFX components that parse flags
+  # in the same process (tests) would then fail.
+  if not FLAGS.pipeline_root:
+    sys.exit('error: --pipeline_root is required (e.g. gs://bucket/denoise)')
   try:
     kubeflow.check_submission(FLAGS.run, FLAGS.cron, FLAGS.endpoint)
     pipeline = pipeline_lib.create_pipeline(

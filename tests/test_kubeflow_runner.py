@@ -292,3 +292,8 @@ def test_help_lists_the_flags():
                'cpu_limit', 'memory_limit', 'endpoint', '[no]run', 'cron', 'experiment',
                'run_name', 'epochs', 'model', 'min_ssim', 'data_dir', 'beam_pipeline_args'):
     assert f'--{flag}:' in result.stdout, flag
+
+
+def test_missing_pipeline_root_is_refused(run_cli, tmp_path):
+  with pytest.raises(SystemExit, match='--pipeline_root is required'):
+    run_cli(f'--output={tmp_path / "p.yaml"}')
