@@ -11,7 +11,6 @@ warnings.filterwarnings('ignore', category=FutureWarning)
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
-from absl import logging
 
 from components.ingestion import idx
 from components.pusher import serving_dir as serving_dir_lib

@@ -1,5 +1,4 @@
 """Training: models, the tf.data input, distribution, export and NaN handling."""
-import os
 import subprocess
 import sys
 

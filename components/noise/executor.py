@@ -2,7 +2,6 @@
 import os
 
 import apache_beam as beam
-import numpy as np
 import tensorflow as tf
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
