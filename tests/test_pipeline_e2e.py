@@ -29,7 +29,7 @@ def _run(data_dir, output_dir, **overrides):
       pipeline_root=os.path.join(output_dir, 'artifacts'), serving_dir=serving_dir,
       data_dir=data_dir, deployed_version=serving_dir_lib.latest_version(serving_dir) or '',
       metadata_connection_config=local_run.metadata_config(output_dir),
-      beam_pipeline_args=['--direct_running_mode=in_memory'], **kwargs)
+      beam_pipeline_args=[], **kwargs)
   printed = []
   summary = local_run.run(pipeline, output_dir, echo=lambda line, **_: printed.append(line))
   with open(os.path.join(output_dir, configs.RUN_SUMMARY_NAME)) as f:

@@ -18,8 +18,7 @@ def run_components(components, root, name='test-pipeline', beam_args=None):
   pipeline = tfx_pipeline.Pipeline(
       pipeline_name=name, pipeline_root=os.path.join(root, 'artifacts'),
       components=components, enable_cache=False, metadata_connection_config=config,
-      beam_pipeline_args=beam_args or ['--direct_running_mode=in_memory',
-                                       '--direct_num_workers=1'])
+      beam_pipeline_args=beam_args or [])  # Beam's in-process default, as locally
   LocalDagRunner().run(pipeline)
   return config
 
