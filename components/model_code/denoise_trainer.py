@@ -94,7 +94,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
 
 def train(model_name, train_ds, eval_ds, epochs, learning_rate,
-          strategy=None, log_dir=None, mixed_precision=False):
+          strategy=None, log_dir=None, mixed_precision=False, callbacks=()):
   """Builds, compiles and fits a model; raises NonFiniteLossError on NaN.
 
   The datasets must know their length (make_dataset's do): Keras needs it to
@@ -111,7 +111,7 @@ def train(model_name, train_ds, eval_ds, epochs, learning_rate,
                     steps_per_execution=STEPS_PER_EXECUTION)
   finally:
     keras.mixed_precision.set_global_policy('float32')
-  callbacks = [StopOnNonFiniteLoss()]
+  callbacks = [StopOnNonFiniteLoss(), *callbacks]
   if log_dir:
     callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'))
   history = model.fit(train_ds, epochs=epochs, validation_data=eval_ds,
