@@ -9,6 +9,10 @@ Wire format (proto3): Example{features=1: Features{feature=1: map entry
 {key=1, value=2: Feature{bytes_list=1 | float_list=2 | int64_list=3:
 {value=1, packed}}}}}.
 """
+import functools
+import struct
+
+import google_crc32c
 import numpy as np
 
 _LENGTH_DELIMITED = 2
@@ -25,21 +29,38 @@ def _varint(n):
       return bytes(out)
 
 
+@functools.lru_cache(maxsize=4096)  # tags and lengths repeat in every example
+def _header(number, length):
+  """Tag and length of a length-delimited field."""
+  return _varint(number << 3 | _LENGTH_DELIMITED) + _varint(length)
+
+
 def _field(number, payload):
   """A length-delimited field: tag, length, payload."""
-  return _varint(number << 3 | _LENGTH_DELIMITED) + _varint(len(payload)) + payload
+  return _header(number, len(payload)) + payload
+
+
+@functools.lru_cache(maxsize=4096)
+def _list_header(kind, length):
+  inner = _header(1, length)
+  return _header(kind, len(inner) + length) + inner
+
+
+def _list_feature(kind, packed):
+  """Feature{<kind>{value: packed}}, kind 1 bytes_list, 2 float_list, 3 int64_list."""
+  return _list_header(kind, len(packed)) + packed
 
 
 def float_feature(values):
   """Feature{float_list{value: values}} from a float array."""
-  return _field(2, _field(1, np.asarray(values, '<f4').tobytes()))
+  return _list_feature(2, np.asarray(values, '<f4').tobytes())
 
 
 def int64_feature(value):
   """Feature{int64_list{value: [value]}} for one non-negative integer."""
   if value < 0:
     raise ValueError(f'int64_feature encodes non-negative values only, got {value}')
-  return _field(3, _field(1, _varint(int(value))))
+  return _list_feature(3, _varint(int(value)))
 
 
 def uint8_list_feature(values):
@@ -51,19 +72,45 @@ def uint8_list_feature(values):
   packed = np.empty(values.size + int(two_bytes.sum()), np.uint8)
   packed[starts] = np.where(two_bytes, (values & 0x7F) | 0x80, values)
   packed[starts[two_bytes] + 1] = values[two_bytes] >> 7
-  return _field(3, _field(1, packed.tobytes()))
+  return _list_feature(3, packed.tobytes())
 
 
 def bytes_feature(value):
   """Feature{bytes_list{value: [value]}}."""
-  return _field(1, _field(1, value))
+  return _list_feature(1, value)
+
+
+@functools.lru_cache(maxsize=256)
+def _map_key(name):
+  return _field(1, name.encode())
 
 
 def serialize_example(features):
   """A serialized tf.Example from {name: encoded Feature}."""
   return _field(1, b''.join(
-      _field(1, _field(1, name.encode()) + _field(2, feature))
+      _field(1, _map_key(name) + _header(2, len(feature)) + feature)
       for name, feature in features.items()))
+
+
+def _masked_crc32c(data):
+  crc = google_crc32c.value(data)
+  return (((crc >> 15) | (crc << 17)) + 0xa282ead8) & 0xffffffff
+
+
+def frame_tfrecords(records):
+  """Records in TFRecord framing, concatenated: what a TFRecord file holds.
+
+  Each record is: uint64 length, masked CRC-32C of the length, the data,
+  masked CRC-32C of the data (little-endian). google_crc32c uses the CPU's
+  CRC instruction: 30x faster than the crcmod fallback Beam's
+  WriteToTFRecord uses without python-snappy.
+  """
+  frames = []
+  for record in records:
+    length = struct.pack('<Q', len(record))
+    frames += (length, struct.pack('<I', _masked_crc32c(length)),
+               record, struct.pack('<I', _masked_crc32c(record)))
+  return b''.join(frames)
 
 
 def tfrecord_compression(files):

@@ -5,9 +5,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from tfx.types import artifact_utils
+from tfx.types import standard_artifacts
 
 from components import example_codec
+from components.ingestion import executor as ingestion_executor
 from components.ingestion.component import FashionMnistExampleGen
+from components.noise import executor as noise_executor
 from components.noise import noise
 from components.noise.component import NoiseAugmenter
 from pipeline import configs
@@ -59,6 +62,13 @@ def test_noise_depends_only_on_seed_and_id():
   np.testing.assert_array_equal(forward[3:4], noise.draw_noise(5, ids[3:4]))  # batch-free
   assert not np.allclose(forward, noise.draw_noise(6, ids))     # seed matters
   assert not np.allclose(forward[0], forward[1])                # id matters
+
+
+def test_each_example_gets_the_first_draws_of_its_own_philox_stream():
+  ids = _ids(5)
+  for row, example_id in zip(noise.draw_noise(9, ids), ids):
+    stream = np.random.Generator(np.random.Philox(key=noise.example_key(9, example_id)))
+    np.testing.assert_array_equal(row, stream.standard_normal(configs.IMAGE_PIXELS, np.float32))
 
 
 @pytest.mark.parametrize('noise_factor, seed, message', [
@@ -119,3 +129,22 @@ def test_component_with_zero_noise_keeps_images_clean(tiny_data_dir, tmp_path):
   for example in examples.values():
     np.testing.assert_array_equal(example[configs.NOISY_KEY], example[configs.CLEAN_KEY])
     assert 0.0 <= example[configs.CLEAN_KEY].min() and example[configs.CLEAN_KEY].max() <= 1.0
+
+
+def test_corrupt_input_file_fails_naming_it_and_publishes_nothing(tiny_data_dir, tmp_path):
+  ingested = standard_artifacts.Examples()
+  ingested.uri = str(tmp_path / 'ingested')
+  ingestion_executor.Executor().Do({}, {'examples': [ingested]}, {'data_dir': tiny_data_dir})
+  [victim] = tf.io.gfile.glob(os.path.join(ingested.uri, f'Split-{configs.EVAL_SPLIT}', '*'))
+  with tf.io.gfile.GFile(victim, 'rb') as f:
+    truncated = f.read()[:-200]
+  with tf.io.gfile.GFile(victim, 'wb') as f:
+    f.write(truncated)
+  augmented = standard_artifacts.Examples()
+  augmented.uri = str(tmp_path / 'augmented')
+  with pytest.raises(ValueError, match=f'{victim}: corrupt or truncated TFRecord file'):
+    noise_executor.Executor().Do({'examples': [ingested]}, {'augmented_examples': [augmented]},
+                                 {'noise_factor': 0.2, 'seed': 1})
+  written = [f for f in tf.io.gfile.glob(os.path.join(augmented.uri, 'Split-*', '*'))
+             if not tf.io.gfile.isdir(f)]
+  assert written == []

@@ -23,21 +23,31 @@ def validate_noise_params(noise_factor, seed):
     raise ValueError(f'seed must be an integer >= 0, got {seed!r}')
 
 
-def example_rng(seed, example_id):
-  """A counter-based Philox generator keyed by a hash of (seed, example id).
+def example_key(seed, example_id):
+  """The Philox key of an example: the first 128 bits of SHA-256(seed, id).
 
-  SHA-256 is stable across processes and platforms, unlike hash(); Philox
-  is cheap to key, which matters once per example.
+  SHA-256 is stable across processes and platforms, unlike hash().
   """
   digest = hashlib.sha256(seed.to_bytes(8, 'little') + example_id).digest()
-  return np.random.Generator(np.random.Philox(key=int.from_bytes(digest[:16], 'little')))
+  return np.frombuffer(digest, '<u8', count=2)
 
 
 def draw_noise(seed, example_ids, pixels=configs.IMAGE_PIXELS):
-  """Standard normal noise, one row of `pixels` per example id."""
+  """Standard normal noise, one row of `pixels` per example id.
+
+  Row i is what np.random.Generator(np.random.Philox(key=example_key(seed,
+  ids[i]))) draws first. One bit generator is re-keyed per example through
+  its public `state`: that costs 2 us where constructing a Philox costs 25.
+  """
+  bit_generator = np.random.Philox(key=0)
+  generator = np.random.Generator(bit_generator)
+  state = bit_generator.state
+  fresh_counter = np.zeros_like(state['state']['counter'])
   noise = np.empty((len(example_ids), pixels), np.float32)
   for row, example_id in zip(noise, example_ids):
-    example_rng(seed, example_id).standard_normal(pixels, np.float32, out=row)
+    state['state'] = {'counter': fresh_counter, 'key': example_key(seed, example_id)}
+    bit_generator.state = state
+    generator.standard_normal(pixels, np.float32, out=row)
   return noise
 
 
