@@ -89,6 +89,20 @@ def test_short_training_lowers_the_loss_with_every_step_taken():
   assert int(model.optimizer.iterations) == 4 * 8
 
 
+def test_same_seed_trains_the_same_weights_and_another_seed_does_not():
+  noisy, clean, _ = _pairs(64)
+  ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(32)
+
+  def weights(seed):
+    model, _ = denoise_trainer.train('tutorial', ds, ds, epochs=1, learning_rate=1e-3, seed=seed)
+    return model.get_weights()
+
+  first, again, other = weights(5), weights(5), weights(6)
+  for a, b in zip(first, again):
+    np.testing.assert_array_equal(a, b)
+  assert not np.allclose(first[0], other[0])
+
+
 def test_count_examples(tmp_path):
   path = str(tmp_path / 'data.gz')
   _write_tfrecords(path, 13)

@@ -93,13 +93,16 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     self._epoch = epoch
 
 
-def train(model_name, train_ds, eval_ds, epochs, learning_rate,
+def train(model_name, train_ds, eval_ds, epochs, learning_rate, seed=None,
           strategy=None, log_dir=None, mixed_precision=False, callbacks=()):
   """Builds, compiles and fits a model; raises NonFiniteLossError on NaN.
 
   The datasets must know their length (make_dataset's do): Keras needs it to
-  run several steps per graph call.
+  run several steps per graph call. A seed fixes the initial weights (and
+  dropout, Python's and numpy's generators), so a re-run trains the same model.
   """
+  if seed is not None:
+    keras.utils.set_random_seed(seed)
   strategy = strategy or distribution_strategy()
   # The policy applies to layers as they are built: set it for this model only.
   keras.mixed_precision.set_global_policy('mixed_float16' if mixed_precision else 'float32')
@@ -171,7 +174,7 @@ def run_fn(fn_args):
   train_ds = make_dataset(fn_args.train_files, global_batch, shuffle_seed=config['seed'])
   eval_ds = make_dataset(fn_args.eval_files, global_batch)
   model, _ = train(config['model'], train_ds, eval_ds, config['epochs'],
-                   config['learning_rate'], strategy=strategy,
+                   config['learning_rate'], seed=config['seed'], strategy=strategy,
                    log_dir=fn_args.model_run_dir,
                    mixed_precision=config.get('mixed_precision', False))
   export_serving_model(model, fn_args.serving_model_dir)
