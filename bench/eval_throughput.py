@@ -6,8 +6,8 @@ Two tutorial models are trained for one epoch beforehand (untimed) and exported
 as the pipeline does: candidate and baseline. Ours: the TFX Evaluator executor
 with the pipeline's EvalConfig (both models, all metrics, overall and per-class
 slices, thresholds), in-process DirectRunner. Plain: model.predict and the same
-per-image metrics in TF for both models. Larger sizes repeat the eval split with
-distinct example ids.
+per-image metrics in TF for both models, overall and per class (the Evaluator's
+slices). Larger sizes repeat the eval split with distinct example ids.
 """
 import argparse
 import json
@@ -21,10 +21,12 @@ from bench import common
 def _prepare(tmp, sizes):
   """Writes NoiseAugmenter-format eval splits of each size and two SavedModels."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from components.ingestion import idx  # pylint: disable=g-import-not-at-top
   from components.model_code import denoise_trainer  # pylint: disable=g-import-not-at-top
   from components.noise import noise  # pylint: disable=g-import-not-at-top
   from components.noise.executor import to_noisy_example  # pylint: disable=g-import-not-at-top
   clean, ids = common.real_images('eval')
+  _, labels = idx.load_split(idx.resolve_data_dir(), 'eval')
   flat = clean.reshape(len(clean), -1)
   noisy = noise.add_noise(flat, noise.draw_noise(42, ids), 0.2)
   for size in sizes:
@@ -33,7 +35,7 @@ def _prepare(tmp, sizes):
     with tf.io.TFRecordWriter(os.path.join(split_dir, 'data_tfrecord')) as writer:
       for i in range(size):
         j = i % len(ids)
-        writer.write(to_noisy_example(flat[j], noisy[j], j % 10, f'eval-{i}'.encode()))
+        writer.write(to_noisy_example(flat[j], noisy[j], int(labels[j]), f'eval-{i}'.encode()))
   x = noisy[:10000].reshape(-1, 28, 28, 1)
   y = clean[:10000]
   for name, seed in (('candidate', 1), ('baseline', 2)):
@@ -75,15 +77,16 @@ def plain(tmp, size):
   import tf_keras  # pylint: disable=g-import-not-at-top
   from components.model_code import metrics  # pylint: disable=g-import-not-at-top
   from components.report import report  # pylint: disable=g-import-not-at-top
-  _, _, clean, noisy = report.load_eval_images(
+  _, labels, clean, noisy = report.load_eval_images(
       os.path.join(tmp, f'examples-{size}', 'Split-eval', '*'))
   start = time.monotonic()
   for name in ('candidate', 'baseline'):
     model = tf_keras.models.load_model(os.path.join(tmp, name, 'Format-Serving'), compile=False)
     denoised = model.predict(noisy, batch_size=1000, verbose=0)
     for measure in metrics.PER_IMAGE.values():
-      float(tf.reduce_mean(measure(clean, denoised)))
-      float(tf.reduce_mean(measure(clean, noisy)))
+      for per_image in (measure(clean, denoised), measure(clean, noisy)):
+        float(tf.reduce_mean(per_image))
+        tf.math.unsorted_segment_mean(per_image, labels, num_segments=10).numpy()  # per class
   return time.monotonic() - start
 
 
