@@ -56,7 +56,7 @@ def ours(model_name, epochs, images):
     batch = 32
     model, _ = denoise_trainer.train(
         model_name, denoise_trainer.make_dataset([train_path], batch, shuffle_seed=42),
-        denoise_trainer.make_dataset([eval_path], batch), epochs, 1e-3,
+        denoise_trainer.make_dataset([eval_path], batch), epochs, 1e-3, seed=42,
         callbacks=[_epoch_timer(tf_keras, epoch_times)])
     _, _, clean, noisy = report_lib.load_eval_images(eval_path)
     denoised = model.predict(noisy, batch_size=1000, verbose=0)

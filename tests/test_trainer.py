@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
 
 from components.ingestion.component import FashionMnistExampleGen
 from components.model_code import denoise_trainer
@@ -50,6 +51,17 @@ def test_tutorial_model_has_the_tutorial_layers():
       ('Conv2D', 16, (2, 2)), ('Conv2D', 8, (2, 2)), ('Conv2DTranspose', 8, (2, 2)),
       ('Conv2DTranspose', 16, (2, 2)), ('Conv2D', 1, (1, 1))]
   assert layers[-1].activation.__name__ == 'sigmoid'
+
+
+def test_unet_subtracts_its_noise_estimate_from_the_input():
+  model = model_lib.unet_model()
+  noise_head = [l for l in model.layers if isinstance(l, tf_keras.layers.Conv2D)][-1]
+  assert noise_head.filters == 4  # one noise value per pixel of a 2x2 block
+  noise_head.set_weights([np.zeros_like(w) for w in noise_head.get_weights()])
+  images = np.random.default_rng(1).random((2, 28, 28, 1), np.float32)
+  np.testing.assert_allclose(model(images).numpy(), images, atol=1e-6)  # no noise: identity
+  noise_head.set_weights([noise_head.get_weights()[0], np.full(4, 0.25, np.float32)])
+  np.testing.assert_allclose(model(images).numpy(), np.clip(images - 0.25, 0, 1), atol=1e-6)
 
 
 @pytest.mark.parametrize('kwargs, message', [
@@ -109,10 +121,11 @@ def test_count_examples(tmp_path):
   assert denoise_trainer.count_examples([path]) == 13
 
 
-def test_mixed_precision_trains_and_keeps_float32_output():
+@pytest.mark.parametrize('name', configs.MODEL_NAMES)
+def test_mixed_precision_trains_and_keeps_float32_output(name):
   noisy, clean, _ = _pairs(64)
   ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(32)
-  model, _ = denoise_trainer.train('tutorial', ds, ds, epochs=1, learning_rate=1e-3,
+  model, _ = denoise_trainer.train(name, ds, ds, epochs=1, learning_rate=1e-3,
                                    mixed_precision=True)
   assert model.layers[1].compute_dtype == 'float16'
   assert model(noisy[:2]).dtype == tf.float32
