@@ -37,9 +37,9 @@ def to_noisy_example(clean, noisy, label, example_id):
 class ReadRecordBatches(beam.DoFn):
   """A TFRecord file's path -> batches of its serialized records.
 
-  TensorFlow's reader (C++, checks every CRC, reads gs:// and s3://) hands
-  over whole batches; Beam's ReadFromTFRecord pays Beam's per-element cost
-  and a pure-Python CRC per record. Gzipped files are not splittable either
+  TensorFlow's reader (C++, checks every CRC, reads gs://) hands over whole
+  batches; Beam's ReadFromTFRecord pays Beam's per-element cost and a
+  crcmod call per record. Gzipped files are not splittable either
   way, so a file is the unit of parallelism in both.
   """
 
