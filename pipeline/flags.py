@@ -15,7 +15,7 @@ def define_pipeline_flags():
   flags.DEFINE_float('noise_factor', configs.DEFAULT_NOISE_FACTOR,
                      'Standard deviation of the Gaussian noise added to [0, 1] images.')
   flags.DEFINE_integer('seed', configs.DEFAULT_SEED,
-                       'Seed of the noise (per example id) and of the training shuffle.')
+                       'Seed of the noise (per example id), the training shuffle and the initial weights.')
   flags.DEFINE_enum('model', configs.DEFAULT_MODEL, configs.MODEL_NAMES,
                     "Architecture: the tutorial's autoencoder or a small U-Net.")
   flags.DEFINE_integer('epochs', configs.DEFAULT_EPOCHS, 'Training epochs.')
