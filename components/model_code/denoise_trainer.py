@@ -36,8 +36,7 @@ def _files(file_patterns):
   return files
 
 
-def count_examples(file_patterns):
-  files = _files(file_patterns)
+def count_examples(files):
   return int(tf.data.TFRecordDataset(files, example_codec.tfrecord_compression(files))
              .reduce(0, lambda count, _: count + 1))
 
@@ -55,7 +54,7 @@ def make_dataset(file_patterns, batch_size, shuffle_seed=None):
         .batch(_PARSE_BATCH)
         .map(_parse_batch, num_parallel_calls=tf.data.AUTOTUNE)
         .unbatch()
-        .apply(tf.data.experimental.assert_cardinality(count_examples(file_patterns)))
+        .apply(tf.data.experimental.assert_cardinality(count_examples(files)))
         .cache())
   if shuffle_seed is not None:
     ds = ds.shuffle(60_000, seed=shuffle_seed, reshuffle_each_iteration=True)
