@@ -25,8 +25,6 @@ flags.DEFINE_string('image', 'denoise-pipeline:latest',
 flags.DEFINE_string('pipeline_root', None,
                     'Required. Artifact root the cluster can write, e.g. gs://bucket/root '
                     'or s3://bucket/root.')
-flags.DEFINE_string('serving_dir', None,
-                    f'Push destination. Default: <pipeline_root>/{configs.SERVING_DIR_NAME}.')
 flags.DEFINE_string('output', 'denoise-pipeline.yaml', 'Path of the compiled package (.yaml).')
 flags.DEFINE_integer('gpus', 1, 'GPUs requested by the Trainer (0 = CPU only).')
 flags.DEFINE_string('accelerator', 'nvidia.com/gpu',
@@ -40,7 +38,6 @@ flags.DEFINE_string('cron', None,
                     '(second minute hour day-of-month month day-of-week).')
 flags.DEFINE_string('experiment', configs.PIPELINE_NAME, 'Experiment of the run(s).')
 flags.DEFINE_string('run_name', None, 'Name of the run or recurring run.')
-pipeline_flags.define_pipeline_flags()
 flags.adopt_module_key_flags(pipeline_flags)
 FLAGS = flags.FLAGS
 
@@ -59,18 +56,18 @@ def main(_):
     kubeflow.check_submission(FLAGS.run, FLAGS.cron, FLAGS.endpoint)
     pipeline = pipeline_lib.create_pipeline(
         pipeline_root=FLAGS.pipeline_root,
-        serving_dir=FLAGS.serving_dir or os.path.join(FLAGS.pipeline_root,
-                                                      configs.SERVING_DIR_NAME),
+        serving_dir=pipeline_flags.SERVING_DIR.value or os.path.join(
+            FLAGS.pipeline_root, configs.SERVING_DIR_NAME),
         # Resolved by the ingestion executor, inside the container.
-        data_dir=FLAGS.data_dir or '',
+        data_dir=pipeline_flags.DATA_DIR.value or '',
         # The baseline reads the serving directory at run time, uncached.
         deployed_version='',
         # run_fn from the image: no module wheels written to the root at compile time.
         trainer_module_file=None,
         trainer_platform_config=kubeflow.trainer_resources(
             FLAGS.cpu_limit, FLAGS.memory_limit, FLAGS.gpus, FLAGS.accelerator),
-        beam_pipeline_args=FLAGS.beam_pipeline_args,
-        **pipeline_flags.pipeline_kwargs(FLAGS))
+        beam_pipeline_args=pipeline_flags.BEAM_PIPELINE_ARGS.value,
+        **pipeline_flags.pipeline_kwargs())
     package_path = kubeflow.compile_pipeline(pipeline, FLAGS.image, FLAGS.output)
   except ValueError as e:
     sys.exit(f'error: {e}')

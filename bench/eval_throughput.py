@@ -16,6 +16,7 @@ import tempfile
 import time
 
 from bench import common
+from pipeline import configs
 
 
 def _prepare(tmp, sizes):
@@ -28,7 +29,8 @@ def _prepare(tmp, sizes):
   clean, ids = common.real_images('eval')
   _, labels = idx.load_split(idx.resolve_data_dir(), 'eval')
   flat = clean.reshape(len(clean), -1)
-  noisy = noise.add_noise(flat, noise.draw_noise(42, ids), 0.2)
+  noisy = noise.add_noise(flat, noise.draw_noise(configs.DEFAULT_SEED, ids),
+                          configs.DEFAULT_NOISE_FACTOR)
   for size in sizes:
     split_dir = os.path.join(tmp, f'examples-{size}', 'Split-eval')
     os.makedirs(split_dir)
@@ -41,7 +43,8 @@ def _prepare(tmp, sizes):
   for name, seed in (('candidate', 1), ('baseline', 2)):
     tf.keras.utils.set_random_seed(seed)
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
-    model, _ = denoise_trainer.train('tutorial', ds, ds.take(1), 1, 1e-3)
+    model, _ = denoise_trainer.train('tutorial', ds, ds.take(1), 1,
+                                      configs.DEFAULT_LEARNING_RATE)
     denoise_trainer.export_serving_model(model, os.path.join(tmp, name, 'Format-Serving'))
 
 
@@ -67,7 +70,9 @@ def evaluator(tmp, size):
        'baseline_model': [artifact(standard_artifacts.Model, os.path.join(tmp, 'baseline'))]},
       {'evaluation': [artifact(standard_artifacts.ModelEvaluation, out + '/evaluation')],
        'blessing': [artifact(standard_artifacts.ModelBlessing, out + '/blessing')]},
-      {'eval_config': proto_utils.proto_to_json(eval_config.make_eval_config()),
+      {'eval_config': proto_utils.proto_to_json(eval_config.make_eval_config(
+          configs.DEFAULT_MIN_PSNR_GAIN_DB, configs.DEFAULT_MIN_SSIM,
+          configs.DEFAULT_MAX_PSNR_DROP_DB)),
        'example_splits': json.dumps(['eval'])})
   return time.monotonic() - start
 
@@ -77,9 +82,10 @@ def plain(tmp, size):
   import tf_keras  # pylint: disable=g-import-not-at-top
   from components.model_code import metrics  # pylint: disable=g-import-not-at-top
   from components.report import report  # pylint: disable=g-import-not-at-top
+  # Reading is timed, as it is inside the Evaluator's time.
+  start = time.monotonic()
   _, labels, clean, noisy = report.load_eval_images(
       os.path.join(tmp, f'examples-{size}', 'Split-eval', '*'))
-  start = time.monotonic()
   for name in ('candidate', 'baseline'):
     model = tf_keras.models.load_model(os.path.join(tmp, name, 'Format-Serving'), compile=False)
     denoised = model.predict(noisy, batch_size=1000, verbose=0)

@@ -14,8 +14,7 @@ import tempfile
 import time
 
 from bench import common
-
-NOISE_FACTOR = 0.2
+from pipeline import configs
 
 
 def _split_limits(images):
@@ -39,17 +38,18 @@ def ingest(images, ingested_dir):
 def ours(images, ingested_dir):
   from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
   from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  from components import features  # pylint: disable=g-import-not-at-top
   from components.noise import executor as noise_executor  # pylint: disable=g-import-not-at-top
-  from pipeline import configs  # pylint: disable=g-import-not-at-top
   ingested = standard_artifacts.Examples()
   ingested.uri = ingested_dir
-  ingested.split_names = artifact_utils.encode_split_names(list(configs.SPLITS))
+  ingested.split_names = artifact_utils.encode_split_names(list(features.SPLITS))
   with tempfile.TemporaryDirectory() as tmp:
     augmented = standard_artifacts.Examples()
     augmented.uri = f'{tmp}/augmented'
     start = time.monotonic()
     noise_executor.Executor().Do({'examples': [ingested]}, {'augmented_examples': [augmented]},
-                                 {'noise_factor': NOISE_FACTOR, 'seed': 42})
+                                 {'noise_factor': configs.DEFAULT_NOISE_FACTOR,
+                                  'seed': configs.DEFAULT_SEED})
     seconds = time.monotonic() - start
   return {'seconds': seconds, 'images': sum(_split_limits(images))}
 
@@ -62,7 +62,7 @@ def baseline(images, _):
                       common.real_images('eval', evals)[0]])
   tf.random.normal(shape=(1, 1))  # TF's start-up is not noise
   start = time.monotonic()
-  noisy = tf.clip_by_value(x + NOISE_FACTOR * tf.random.normal(shape=x.shape), 0., 1.).numpy()
+  noisy = tf.clip_by_value(x + configs.DEFAULT_NOISE_FACTOR * tf.random.normal(shape=x.shape), 0., 1.).numpy()
   seconds = time.monotonic() - start
   assert noisy.shape == x.shape
   return {'seconds': seconds, 'images': len(x)}

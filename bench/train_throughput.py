@@ -15,6 +15,7 @@ import tempfile
 import time
 
 from bench import common
+from pipeline import configs
 
 
 def _write_noisy_tfrecords(path, split, limit):
@@ -23,7 +24,8 @@ def _write_noisy_tfrecords(path, split, limit):
   from components.noise.executor import to_noisy_example  # pylint: disable=g-import-not-at-top
   clean, ids = common.real_images(split, limit)
   clean = clean.reshape(len(clean), -1)
-  noisy = noise.add_noise(clean, noise.draw_noise(42, ids), 0.2)
+  noisy = noise.add_noise(clean, noise.draw_noise(configs.DEFAULT_SEED, ids),
+                          configs.DEFAULT_NOISE_FACTOR)
   with tf.io.TFRecordWriter(path) as writer:
     for c, n, i in zip(clean, noisy, ids):
       writer.write(to_noisy_example(c, n, 0, i))
@@ -53,10 +55,11 @@ def ours(model_name, epochs, images):
     n = _write_noisy_tfrecords(train_path, 'train', images)
     _write_noisy_tfrecords(eval_path, 'eval', None)
     epoch_times = []
-    batch = 32
+    batch = configs.DEFAULT_BATCH_SIZE
     model, _ = denoise_trainer.train(
-        model_name, denoise_trainer.make_dataset([train_path], batch, shuffle_seed=42),
-        denoise_trainer.make_dataset([eval_path], batch), epochs, 1e-3, seed=42,
+        model_name, denoise_trainer.make_dataset([train_path], batch, shuffle_seed=configs.DEFAULT_SEED),
+        denoise_trainer.make_dataset([eval_path], batch), epochs, configs.DEFAULT_LEARNING_RATE,
+        seed=configs.DEFAULT_SEED,
         callbacks=[_epoch_timer(tf_keras, epoch_times)])
     _, _, clean, noisy = report_lib.load_eval_images(eval_path)
     denoised = model.predict(noisy, batch_size=1000, verbose=0)

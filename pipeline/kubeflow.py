@@ -1,4 +1,4 @@
-"""Compiles the pipeline for Kubeflow Pipelines and submits it: what kubeflow_runner.py does.
+"""Kubeflow Pipelines: compiles the pipeline into a package, edits it, submits it (what kubeflow_runner.py does).
 
 Open-source KFP accepts PipelineSpec schema 2.1.0 only, hence
 use_pipeline_spec_2_1 and a .yaml package.

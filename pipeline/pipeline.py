@@ -10,13 +10,16 @@ from tfx.components import Trainer
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import trainer_pb2
 
+from components import features
+from components import keys
 from components.baseline.component import DeployedModelBaseline
 from components.evaluation import eval_config as eval_config_lib
 from components.ingestion.component import FashionMnistExampleGen
-from components.model_code import model as model_lib
+from components.model_code import hparams
 from components.noise.component import NoiseAugmenter
 from components.pusher.component import DenoisePusher
 from components.report.component import DenoiseReport
+from pipeline import code_fingerprint
 from pipeline import configs
 
 TRAINER_MODULE_FILE = os.path.join(
@@ -58,7 +61,7 @@ def create_pipeline(
     built; it keys the baseline's cache so a new deployment is noticed.
   trainer_platform_config: e.g. a Kubeflow GPU request for the Trainer.
   """
-  model_lib.validate_training_params(model, epochs, batch_size, learning_rate)
+  hparams.validate_training_params(model, epochs, batch_size, learning_rate)
   for name, value in (('train_examples', train_examples), ('eval_examples', eval_examples)):
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
       raise ValueError(f'{name} must be an integer >= 0 (0 = all), got {value!r}')
@@ -67,7 +70,7 @@ def create_pipeline(
       data_dir=data_dir, train_examples=train_examples, eval_examples=eval_examples)
   components = [example_gen]
   if data_validation:
-    statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
+    statistics_gen = StatisticsGen(examples=example_gen.outputs[keys.EXAMPLES_KEY])
     schema_gen = SchemaGen(
         statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True)
     example_validator = ExampleValidator(
@@ -76,44 +79,46 @@ def create_pipeline(
     components += [statistics_gen, schema_gen, example_validator]
 
   noise_augmenter = NoiseAugmenter(
-      examples=example_gen.outputs['examples'], noise_factor=noise_factor, seed=seed)
+      examples=example_gen.outputs[keys.EXAMPLES_KEY], noise_factor=noise_factor, seed=seed)
+  augmented_examples = noise_augmenter.outputs[keys.AUGMENTED_EXAMPLES_KEY]
 
   trainer_source = ({'module_file': trainer_module_file} if trainer_module_file
                     else {'run_fn': TRAINER_RUN_FN})
   trainer = Trainer(
-      examples=noise_augmenter.outputs['augmented_examples'],
-      train_args=trainer_pb2.TrainArgs(splits=[configs.TRAIN_SPLIT]),
-      eval_args=trainer_pb2.EvalArgs(splits=[configs.EVAL_SPLIT]),
+      examples=augmented_examples,
+      train_args=trainer_pb2.TrainArgs(splits=[features.TRAIN_SPLIT]),
+      eval_args=trainer_pb2.EvalArgs(splits=[features.EVAL_SPLIT]),
       custom_config={'model': model, 'epochs': epochs, 'batch_size': batch_size,
                      'learning_rate': learning_rate, 'seed': seed,
-                     'mixed_precision': mixed_precision},
+                     'mixed_precision': mixed_precision,
+                     # Part of the cache key: every project file training runs.
+                     'code_fingerprint': code_fingerprint.fingerprint(TRAINER_MODULE_FILE)},
       **trainer_source)
+  model_channel = trainer.outputs[keys.MODEL_KEY]
   if trainer_platform_config is not None:
     trainer.with_platform_config(trainer_platform_config)
 
   baseline = DeployedModelBaseline(
-      model=trainer.outputs['model'], serving_dir=serving_dir,
-      deployed_version=deployed_version)
+      model=model_channel, serving_dir=serving_dir, deployed_version=deployed_version)
 
   evaluator = Evaluator(
-      examples=noise_augmenter.outputs['augmented_examples'],
-      model=trainer.outputs['model'],
-      baseline_model=baseline.outputs['baseline_model'],
-      example_splits=[configs.EVAL_SPLIT],
+      examples=augmented_examples,
+      model=model_channel,
+      baseline_model=baseline.outputs[keys.BASELINE_MODEL_KEY],
+      example_splits=[features.EVAL_SPLIT],
       eval_config=eval_config_lib.make_eval_config(
           min_psnr_gain_db, min_ssim, max_psnr_drop_db))
 
   pusher = DenoisePusher(
-      model=trainer.outputs['model'], model_blessing=evaluator.outputs['blessing'],
-      evaluation=evaluator.outputs['evaluation'], serving_dir=serving_dir)
+      model=model_channel, model_blessing=evaluator.outputs[keys.BLESSING_KEY],
+      evaluation=evaluator.outputs[keys.EVALUATION_KEY], serving_dir=serving_dir)
 
   report = DenoiseReport(
-      model=trainer.outputs['model'],
-      examples=noise_augmenter.outputs['augmented_examples'],
-      evaluation=evaluator.outputs['evaluation'],
-      baseline_model=baseline.outputs['baseline_model'],
-      pushed_model=pusher.outputs['pushed_model'],
-      noise_factor=noise_factor, seed=seed)
+      model=model_channel,
+      examples=augmented_examples,
+      evaluation=evaluator.outputs[keys.EVALUATION_KEY],
+      baseline_model=baseline.outputs[keys.BASELINE_MODEL_KEY],
+      pushed_model=pusher.outputs[keys.PUSHED_MODEL_KEY])
 
   components += [noise_augmenter, trainer, baseline, evaluator, pusher, report]
   return tfx_pipeline.Pipeline(

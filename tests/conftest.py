@@ -15,10 +15,11 @@ if ROOT not in sys.path:
 # Beam multi-processing workers and TFX's module-file installs import by module path.
 os.environ['PYTHONPATH'] = os.pathsep.join(p for p in (ROOT, os.environ.get('PYTHONPATH')) if p)
 
+from components import features
+from components.ingestion import data_sources
 from components.ingestion import idx  # pylint: disable=g-import-not-at-top
-from pipeline import configs  # pylint: disable=g-import-not-at-top
 
-REAL_DATA_DIR = configs.DEBIAN_DATA_DIR
+REAL_DATA_DIR = data_sources.DEBIAN_DATA_DIR
 
 
 def make_images(n, seed=0):
@@ -27,8 +28,8 @@ def make_images(n, seed=0):
   Structured like clothing silhouettes so that a denoiser can learn them.
   """
   rng = np.random.default_rng(seed)
-  images = np.zeros((n, configs.IMAGE_SIZE, configs.IMAGE_SIZE), np.uint8)
-  labels = (np.arange(n) % configs.NUM_CLASSES).astype(np.uint8)
+  images = np.zeros((n, features.IMAGE_SIZE, features.IMAGE_SIZE), np.uint8)
+  labels = (np.arange(n) % features.NUM_CLASSES).astype(np.uint8)
   for image, label in zip(images, labels):
     top, left = rng.integers(2, 8, size=2)
     height = 10 + label
@@ -40,7 +41,7 @@ def make_images(n, seed=0):
 def write_dataset(data_dir, n_train, n_eval, gzipped=True, seed=0):
   os.makedirs(data_dir, exist_ok=True)
   suffix = '.gz' if gzipped else ''
-  for split, n, offset in ((configs.TRAIN_SPLIT, n_train, 0), (configs.EVAL_SPLIT, n_eval, 1)):
+  for split, n, offset in ((features.TRAIN_SPLIT, n_train, 0), (features.EVAL_SPLIT, n_eval, 1)):
     images, labels = make_images(n, seed + offset)
     image_stem, label_stem = idx.FILE_STEMS[split]
     idx.write_idx(os.path.join(data_dir, image_stem + suffix), images, gzipped)

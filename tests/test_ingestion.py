@@ -8,9 +8,10 @@ import pytest
 import tensorflow as tf
 from tfx.types import artifact_utils
 
+from components import features
+from components.ingestion import data_sources
 from components.ingestion import idx
 from components.ingestion.component import FashionMnistExampleGen
-from pipeline import configs
 from tests import conftest
 from tests import tfx_helpers
 
@@ -21,11 +22,8 @@ def _path(data_dir, stem):
 
 def _read_examples(split_dir):
   files = tf.io.gfile.glob(os.path.join(split_dir, '*.gz'))
-  spec = {configs.IMAGE_KEY: tf.io.FixedLenFeature([configs.IMAGE_PIXELS], tf.int64),
-          configs.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
-          configs.ID_KEY: tf.io.FixedLenFeature([], tf.string)}
   records = list(tf.data.TFRecordDataset(files, compression_type='GZIP').as_numpy_iterator())
-  return [tf.io.parse_single_example(r, spec) for r in records]
+  return [tf.io.parse_single_example(r, features.ingested_feature_spec()) for r in records]
 
 
 # ---------------------------------------------------------------- pure core
@@ -33,11 +31,11 @@ def _read_examples(split_dir):
 @pytest.mark.parametrize('gzipped', [True, False])
 def test_load_split_round_trips_images_and_labels(tmp_path, gzipped):
   data_dir = conftest.write_dataset(tmp_path, 12, 5, gzipped=gzipped)
-  images, labels = idx.load_split(data_dir, configs.TRAIN_SPLIT)
+  images, labels = idx.load_split(data_dir, features.TRAIN_SPLIT)
   expected_images, expected_labels = conftest.make_images(12, 0)
   np.testing.assert_array_equal(images, expected_images)
   np.testing.assert_array_equal(labels, expected_labels)
-  assert idx.load_split(data_dir, configs.EVAL_SPLIT)[0].shape == (5, 28, 28)
+  assert idx.load_split(data_dir, features.EVAL_SPLIT)[0].shape == (5, 28, 28)
 
 
 def test_truncated_gzip_is_named(tiny_data_dir):
@@ -47,7 +45,7 @@ def test_truncated_gzip_is_named(tiny_data_dir):
   with open(path, 'wb') as f:
     f.write(content[:len(content) // 2])
   with pytest.raises(idx.DataError, match=r'train-images-idx3-ubyte\.gz: corrupt or truncated gzip'):
-    idx.load_split(tiny_data_dir, configs.TRAIN_SPLIT)
+    idx.load_split(tiny_data_dir, features.TRAIN_SPLIT)
 
 
 def test_wrong_magic_is_named(tiny_data_dir):
@@ -55,19 +53,19 @@ def test_wrong_magic_is_named(tiny_data_dir):
   shutil.copy(_path(tiny_data_dir, 't10k-images-idx3-ubyte'),
               _path(tiny_data_dir, 't10k-labels-idx1-ubyte'))
   with pytest.raises(idx.DataError, match=r't10k-labels-idx1-ubyte\.gz: wrong magic number 2051, expected 2049'):
-    idx.load_split(tiny_data_dir, configs.EVAL_SPLIT)
+    idx.load_split(tiny_data_dir, features.EVAL_SPLIT)
 
 
 def test_count_mismatch_is_named(tiny_data_dir):
   idx.write_idx(_path(tiny_data_dir, 'train-labels-idx1-ubyte'), np.zeros(47, np.uint8))
   with pytest.raises(idx.DataError, match='train split has 48 images but 47 labels'):
-    idx.load_split(tiny_data_dir, configs.TRAIN_SPLIT)
+    idx.load_split(tiny_data_dir, features.TRAIN_SPLIT)
 
 
 def test_wrong_dimensions_are_named(tiny_data_dir):
   idx.write_idx(_path(tiny_data_dir, 'train-images-idx3-ubyte'), np.zeros((48, 32, 32), np.uint8))
   with pytest.raises(idx.DataError, match='images are 32x32, expected 28x28'):
-    idx.load_split(tiny_data_dir, configs.TRAIN_SPLIT)
+    idx.load_split(tiny_data_dir, features.TRAIN_SPLIT)
 
 
 def test_header_announcing_more_items_than_present_is_named(tiny_data_dir):
@@ -77,13 +75,13 @@ def test_header_announcing_more_items_than_present_is_named(tiny_data_dir):
   with gzip.open(path, 'wb') as f:
     f.write(bytes(content))
   with pytest.raises(idx.DataError, match='header announces 49 items'):
-    idx.load_split(tiny_data_dir, configs.TRAIN_SPLIT)
+    idx.load_split(tiny_data_dir, features.TRAIN_SPLIT)
 
 
 def test_missing_file_is_named(tiny_data_dir):
   os.remove(_path(tiny_data_dir, 't10k-images-idx3-ubyte'))
   with pytest.raises(idx.DataError, match=r't10k-images-idx3-ubyte\[\.gz\]: file missing'):
-    idx.load_split(tiny_data_dir, configs.EVAL_SPLIT)
+    idx.load_split(tiny_data_dir, features.EVAL_SPLIT)
 
 
 def test_file_of_official_size_with_wrong_content_fails_checksum(tmp_path):
@@ -99,7 +97,7 @@ def test_file_of_official_size_with_wrong_content_fails_checksum(tmp_path):
 def test_resolution_order(tmp_path, monkeypatch):
   env_dir = conftest.write_dataset(tmp_path / 'env', 3, 2)
   flag_dir = conftest.write_dataset(tmp_path / 'flag', 3, 2)
-  monkeypatch.setenv(configs.DATA_DIR_ENV, env_dir)
+  monkeypatch.setenv(data_sources.DATA_DIR_ENV, env_dir)
   assert idx.resolve_data_dir(flag_dir) == os.path.abspath(flag_dir)
   assert idx.resolve_data_dir(None) == os.path.abspath(env_dir)
 
@@ -110,14 +108,14 @@ def test_explicit_data_dir_lacking_files_is_an_error(tmp_path):
 
 
 def test_nothing_found_lists_every_place_tried(tmp_path, monkeypatch):
-  monkeypatch.delenv(configs.DATA_DIR_ENV, raising=False)
+  monkeypatch.delenv(data_sources.DATA_DIR_ENV, raising=False)
   monkeypatch.setenv('HOME', str(tmp_path))  # an empty Keras cache
-  monkeypatch.setattr(configs, 'DEBIAN_DATA_DIR', str(tmp_path / 'no-debian'))
-  monkeypatch.setattr(configs, 'DOWNLOAD_BASE_URL', 'http://127.0.0.1:9/')  # refused at once
+  monkeypatch.setattr(data_sources, 'DEBIAN_DATA_DIR', str(tmp_path / 'no-debian'))
+  monkeypatch.setattr(data_sources, 'DOWNLOAD_BASE_URL', 'http://127.0.0.1:9/')  # refused at once
   with pytest.raises(idx.DataError) as error:
     idx.resolve_data_dir(None)
   message = str(error.value)
-  for place in (f'${configs.DATA_DIR_ENV}: not set', 'Keras cache', 'no-debian',
+  for place in (f'${data_sources.DATA_DIR_ENV}: not set', 'Keras cache', 'no-debian',
                 'download from http://127.0.0.1:9/', 'apt-get install dataset-fashion-mnist'):
     assert place in message
   # The failed download leaves no partial file behind.
@@ -132,15 +130,15 @@ def test_example_gen_writes_splits_with_ids_and_limits(tiny_data_dir, tmp_path):
   config = tfx_helpers.run_components([gen], str(tmp_path))
   [examples] = tfx_helpers.live_artifacts(config, 'Examples')
   assert artifact_utils.decode_split_names(
-      examples.properties['split_names'].string_value) == list(configs.SPLITS)
+      examples.properties['split_names'].string_value) == list(features.SPLITS)
   train = _read_examples(os.path.join(examples.uri, 'Split-train'))
   evals = _read_examples(os.path.join(examples.uri, 'Split-eval'))
   assert len(train) == 20 and len(evals) == 24
   images, labels = conftest.make_images(48, 0)
-  by_id = {e[configs.ID_KEY].numpy().decode(): e for e in train}
+  by_id = {e[features.ID_KEY].numpy().decode(): e for e in train}
   assert sorted(by_id) == sorted(f'train-{i}' for i in range(20))
-  np.testing.assert_array_equal(by_id['train-7'][configs.IMAGE_KEY].numpy(), images[7].reshape(-1))
-  assert by_id['train-7'][configs.LABEL_KEY].numpy() == labels[7]
+  np.testing.assert_array_equal(by_id['train-7'][features.IMAGE_KEY].numpy(), images[7].reshape(-1))
+  assert by_id['train-7'][features.LABEL_KEY].numpy() == labels[7]
 
 
 @pytest.mark.parametrize('corruption, message', [
@@ -173,9 +171,9 @@ def test_real_data_smoke(tmp_path):
   [examples] = tfx_helpers.live_artifacts(config, 'Examples')
   evals = _read_examples(os.path.join(examples.uri, 'Split-eval'))
   assert len(evals) == 100
-  images, labels = idx.load_split(conftest.REAL_DATA_DIR, configs.EVAL_SPLIT)
+  images, labels = idx.load_split(conftest.REAL_DATA_DIR, features.EVAL_SPLIT)
   assert images.shape == (10000, 28, 28)
   for e in evals[:5]:
-    i = int(e[configs.ID_KEY].numpy().decode().split('-')[1])
-    np.testing.assert_array_equal(e[configs.IMAGE_KEY].numpy(), images[i].reshape(-1))
-    assert e[configs.LABEL_KEY].numpy() == labels[i]
+    i = int(e[features.ID_KEY].numpy().decode().split('-')[1])
+    np.testing.assert_array_equal(e[features.IMAGE_KEY].numpy(), images[i].reshape(-1))
+    assert e[features.LABEL_KEY].numpy() == labels[i]

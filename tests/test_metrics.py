@@ -4,9 +4,9 @@ import pytest
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.proto import validation_result_pb2
 
+from components import features
 from components.evaluation import eval_config
 from components.model_code import metrics
-from pipeline import configs
 
 
 def numpy_ssim(a, b, max_val=1.0):
@@ -65,8 +65,8 @@ def test_metrics_match_numpy(images):
 
 def test_metric_names_are_the_configured_ones():
   assert [cls().name for cls in metrics.METRIC_CLASSES] == [
-      configs.MSE_METRIC, configs.PSNR_METRIC, configs.SSIM_METRIC, configs.NOISY_MSE_METRIC,
-      configs.NOISY_PSNR_METRIC, configs.NOISY_SSIM_METRIC, configs.PSNR_GAIN_METRIC]
+      features.MSE_METRIC, features.PSNR_METRIC, features.SSIM_METRIC, features.NOISY_MSE_METRIC,
+      features.NOISY_PSNR_METRIC, features.NOISY_SSIM_METRIC, features.PSNR_GAIN_METRIC]
 
 
 def test_perfect_image_has_finite_psnr(images):
@@ -86,28 +86,30 @@ def test_eval_config_gates_the_overall_slice_only():
   assert gates['PSNRGain'].value_threshold.lower_bound.value == 2.5
   assert gates['DenoisedSSIM'].value_threshold.lower_bound.value == 0.7
   assert gates['DenoisedPSNR'].change_threshold.absolute.value == -0.2
-  assert [s.feature_keys for s in config.slicing_specs] == [[], [configs.LABEL_KEY]]
+  assert [s.feature_keys for s in config.slicing_specs] == [[], [features.LABEL_KEY]]
 
 
 @pytest.mark.parametrize('kwargs, message', [
     ({'min_ssim': 1.5}, 'min_ssim must be in'),
     ({'max_psnr_drop_db': -1.0}, 'max_psnr_drop_db must be >= 0'),
     ({'min_psnr_gain_db': float('nan')}, 'min_psnr_gain_db must be a finite number'),
+    ({'min_ssim': True}, 'min_ssim must be a finite number, got True'),
 ])
 def test_bad_thresholds_are_refused(kwargs, message):
+  gates = dict(dict(min_psnr_gain_db=3.0, min_ssim=0.65, max_psnr_drop_db=0.1), **kwargs)
   with pytest.raises(ValueError, match=message):
-    eval_config.make_eval_config(**kwargs)
+    eval_config.make_eval_config(**gates)
 
 
 def test_failures_are_explained_with_their_margin():
   result = validation_result_pb2.ValidationResult(validation_ok=False)
   per_slice = result.metric_validations_per_slice.add()
   failure = per_slice.failures.add()
-  failure.metric_key.name = configs.PSNR_GAIN_METRIC
+  failure.metric_key.name = features.PSNR_GAIN_METRIC
   failure.metric_threshold.value_threshold.lower_bound.value = 3.0
   failure.metric_value.double_value.value = 1.25
   failure = per_slice.failures.add()
-  failure.metric_key.name = configs.PSNR_METRIC
+  failure.metric_key.name = features.PSNR_METRIC
   failure.metric_key.is_diff = True
   failure.metric_threshold.change_threshold.absolute.value = -0.1
   failure.metric_value.double_value.value = -0.6

@@ -7,19 +7,14 @@ import tensorflow as tf
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
-from components import example_codec
+from components import features
+from components import tfrecord_io
 from components.ingestion import executor as ingestion_executor
 from components.ingestion.component import FashionMnistExampleGen
 from components.noise import executor as noise_executor
 from components.noise import noise
 from components.noise.component import NoiseAugmenter
-from pipeline import configs
 from tests import tfx_helpers
-
-NOISY_SPEC = {configs.CLEAN_KEY: tf.io.FixedLenFeature([configs.IMAGE_PIXELS], tf.float32),
-              configs.NOISY_KEY: tf.io.FixedLenFeature([configs.IMAGE_PIXELS], tf.float32),
-              configs.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
-              configs.ID_KEY: tf.io.FixedLenFeature([], tf.string)}
 
 
 def _ids(n, split='train'):
@@ -68,7 +63,7 @@ def test_each_example_gets_the_first_draws_of_its_own_philox_stream():
   ids = _ids(5)
   for row, example_id in zip(noise.draw_noise(9, ids), ids):
     stream = np.random.Generator(np.random.Philox(key=noise.example_key(9, example_id)))
-    np.testing.assert_array_equal(row, stream.standard_normal(configs.IMAGE_PIXELS, np.float32))
+    np.testing.assert_array_equal(row, stream.standard_normal(features.IMAGE_PIXELS, np.float32))
 
 
 @pytest.mark.parametrize('noise_factor, seed, message', [
@@ -95,13 +90,16 @@ def _augment(data_dir, root, seed, noise_factor=0.2, beam_args=None):
   # The augmenter's output is the newest Examples artifact.
   augmented = max(tfx_helpers.live_artifacts(config, 'Examples'), key=lambda a: a.id)
   assert artifact_utils.decode_split_names(
-      augmented.properties['split_names'].string_value) == list(configs.SPLITS)
+      augmented.properties['split_names'].string_value) == list(features.SPLITS)
+  # The output carries its own facts, for the report and later readers.
+  assert augmented.custom_properties['noise_factor'].double_value == noise_factor
+  assert augmented.custom_properties['seed'].int_value == seed
   result = {}
-  for split in configs.SPLITS:
+  for split in features.SPLITS:
     files = tf.io.gfile.glob(os.path.join(augmented.uri, f'Split-{split}', '*'))
-    for record in tf.data.TFRecordDataset(files, example_codec.tfrecord_compression(files)):
-      parsed = tf.io.parse_single_example(record, NOISY_SPEC)
-      result[parsed[configs.ID_KEY].numpy()] = {k: v.numpy() for k, v in parsed.items()}
+    for record in tfrecord_io.tfrecord_dataset(files):
+      parsed = tf.io.parse_single_example(record, features.augmented_feature_spec())
+      result[parsed[features.ID_KEY].numpy()] = {k: v.numpy() for k, v in parsed.items()}
   return result
 
 
@@ -114,12 +112,12 @@ def test_component_adds_the_formula_noise_deterministically(tiny_data_dir, tmp_p
   other_seed = _augment(tiny_data_dir, tmp_path / 'd', seed=12)
   for example_id, example in in_process.items():
     for other in (two_workers, again):
-      np.testing.assert_array_equal(example[configs.NOISY_KEY], other[example_id][configs.NOISY_KEY])
+      np.testing.assert_array_equal(example[features.NOISY_KEY], other[example_id][features.NOISY_KEY])
     # Exactly the tutorial's formula with this example's noise.
-    expected = noise.add_noise(example[configs.CLEAN_KEY][None],
+    expected = noise.add_noise(example[features.CLEAN_KEY][None],
                                noise.draw_noise(11, [example_id]), 0.2)[0]
-    np.testing.assert_allclose(example[configs.NOISY_KEY], expected, atol=1e-7)
-  changed = [not np.array_equal(e[configs.NOISY_KEY], other_seed[i][configs.NOISY_KEY])
+    np.testing.assert_allclose(example[features.NOISY_KEY], expected, atol=1e-7)
+  changed = [not np.array_equal(e[features.NOISY_KEY], other_seed[i][features.NOISY_KEY])
              for i, e in in_process.items()]
   assert all(changed)
 
@@ -127,15 +125,15 @@ def test_component_adds_the_formula_noise_deterministically(tiny_data_dir, tmp_p
 def test_component_with_zero_noise_keeps_images_clean(tiny_data_dir, tmp_path):
   examples = _augment(tiny_data_dir, tmp_path, seed=0, noise_factor=0.0)
   for example in examples.values():
-    np.testing.assert_array_equal(example[configs.NOISY_KEY], example[configs.CLEAN_KEY])
-    assert 0.0 <= example[configs.CLEAN_KEY].min() and example[configs.CLEAN_KEY].max() <= 1.0
+    np.testing.assert_array_equal(example[features.NOISY_KEY], example[features.CLEAN_KEY])
+    assert 0.0 <= example[features.CLEAN_KEY].min() and example[features.CLEAN_KEY].max() <= 1.0
 
 
 def test_corrupt_input_file_fails_naming_it_and_publishes_nothing(tiny_data_dir, tmp_path):
   ingested = standard_artifacts.Examples()
   ingested.uri = str(tmp_path / 'ingested')
   ingestion_executor.Executor().Do({}, {'examples': [ingested]}, {'data_dir': tiny_data_dir})
-  [victim] = tf.io.gfile.glob(os.path.join(ingested.uri, f'Split-{configs.EVAL_SPLIT}', '*'))
+  [victim] = tf.io.gfile.glob(os.path.join(ingested.uri, f'Split-{features.EVAL_SPLIT}', '*'))
   with tf.io.gfile.GFile(victim, 'rb') as f:
     truncated = f.read()[:-200]
   with tf.io.gfile.GFile(victim, 'wb') as f:

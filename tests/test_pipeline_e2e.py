@@ -7,11 +7,11 @@ import sys
 import pytest
 import tensorflow as tf
 
-from components.pusher import serving_dir as serving_dir_lib
+from components import features
+from components import serving_dir as serving_dir_lib
 from components.report import report
 from pipeline import configs
 from pipeline import local_run
-from pipeline import pipeline as pipeline_lib
 from tests import conftest
 from tests.test_metrics import numpy_metrics
 
@@ -23,13 +23,8 @@ DATA_STAGES = ('FashionMnistExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleV
 
 def _run(data_dir, output_dir, **overrides):
   """One local run as local_runner.py makes it; returns (summary, lines printed)."""
-  serving_dir = os.path.join(output_dir, configs.SERVING_DIR_NAME)
-  kwargs = dict(TRAINING, **overrides)
-  pipeline = pipeline_lib.create_pipeline(
-      pipeline_root=os.path.join(output_dir, 'artifacts'), serving_dir=serving_dir,
-      data_dir=data_dir, deployed_version=serving_dir_lib.latest_version(serving_dir) or '',
-      metadata_connection_config=local_run.metadata_config(output_dir),
-      beam_pipeline_args=[], **kwargs)
+  pipeline = local_run.create_local_pipeline(
+      output_dir, data_dir=data_dir, **dict(TRAINING, **overrides))
   printed = []
   summary = local_run.run(pipeline, output_dir, echo=lambda line, **_: printed.append(line))
   with open(os.path.join(output_dir, configs.RUN_SUMMARY_NAME)) as f:
@@ -94,14 +89,14 @@ def test_report_holds_metrics_grid_and_robustness_sweep(runs):
   report_dir = results[0][0]['report_dir']
   with open(os.path.join(report_dir, 'metrics.json')) as f:
     metrics = json.load(f)
-  assert len(metrics['per_class']) == configs.NUM_CLASSES
+  assert len(metrics['per_class']) == features.NUM_CLASSES
   assert metrics['blessed'] and metrics['pushed']
   with open(os.path.join(report_dir, 'robustness.json')) as f:
     sweep = json.load(f)
-  assert [row['noise_factor'] for row in sweep] == list(configs.ROBUSTNESS_NOISE_FACTORS)
+  assert [row['noise_factor'] for row in sweep] == list(report.ROBUSTNESS_NOISE_FACTORS)
   noisy_psnr = [row['noisy_psnr'] for row in sweep]
   assert noisy_psnr == sorted(noisy_psnr, reverse=True)  # more noise, lower PSNR
-  at_default = sweep[configs.ROBUSTNESS_NOISE_FACTORS.index(configs.DEFAULT_NOISE_FACTOR)]
+  at_default = sweep[report.ROBUSTNESS_NOISE_FACTORS.index(configs.DEFAULT_NOISE_FACTOR)]
   assert at_default['model_psnr'] == pytest.approx(results[0][0]['metrics']['psnr'], abs=1e-3)
   for image in ('denoise_grid.png', 'robustness.png'):
     with open(os.path.join(report_dir, image), 'rb') as f:

@@ -4,8 +4,8 @@ import os
 import pytest
 import tensorflow as tf
 
-from components.pusher import component as pusher
-from components.pusher import serving_dir
+from components import serving_dir
+from components.pusher import executor as pusher
 
 
 def _model(tmp_path):

@@ -7,8 +7,10 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
+from components import features
 from components.ingestion.component import FashionMnistExampleGen
 from components.model_code import denoise_trainer
+from components.model_code import hparams
 from components.model_code import model as model_lib
 from components.noise import noise
 from components.noise.component import NoiseAugmenter
@@ -24,7 +26,7 @@ def _pairs(n, seed=0):
   clean = noise.to_unit_float(images.reshape(n, -1))
   ids = [f'train-{i}'.encode() for i in range(n)]
   noisy = noise.add_noise(clean, noise.draw_noise(seed, ids), configs.DEFAULT_NOISE_FACTOR)
-  shape = (n, *model_lib.IMAGE_SHAPE)
+  shape = (n, *features.IMAGE_SHAPE)
   return noisy.reshape(shape), clean.reshape(shape), ids
 
 
@@ -36,7 +38,7 @@ def _write_tfrecords(path, n):
   return noisy, clean
 
 
-@pytest.mark.parametrize('name', configs.MODEL_NAMES)
+@pytest.mark.parametrize('name', hparams.MODEL_NAMES)
 def test_models_map_images_to_images_in_unit_range(name):
   model = model_lib.build_model(name)
   out = model(np.random.default_rng(0).random((3, 28, 28, 1), np.float32))
@@ -75,7 +77,7 @@ def test_bad_training_parameters_are_refused(kwargs, message):
   params = dict(model='tutorial', epochs=1, batch_size=32, learning_rate=1e-3)
   params.update(kwargs)
   with pytest.raises(ValueError, match=message):
-    model_lib.validate_training_params(**params)
+    hparams.validate_training_params(**params)
 
 
 def test_dataset_yields_noisy_inputs_and_clean_targets(tmp_path):
@@ -121,7 +123,7 @@ def test_count_examples(tmp_path):
   assert denoise_trainer.count_examples([path]) == 13
 
 
-@pytest.mark.parametrize('name', configs.MODEL_NAMES)
+@pytest.mark.parametrize('name', hparams.MODEL_NAMES)
 def test_mixed_precision_trains_and_keeps_float32_output(name):
   noisy, clean, _ = _pairs(64)
   ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(32)
@@ -170,16 +172,16 @@ def test_exported_model_serves_images_and_examples(tmp_path):
 
   loaded = tf.saved_model.load(export_dir)
   serve = loaded.signatures['serving_default']
-  denoised = serve(images=tf.constant(noisy))[configs.SERVING_OUTPUT_KEY].numpy()
+  denoised = serve(images=tf.constant(noisy))[features.SERVING_OUTPUT_KEY].numpy()
   assert denoised.shape == (6, 28, 28, 1)
   assert denoised.min() >= 0.0 and denoised.max() <= 1.0
   np.testing.assert_allclose(denoised, model(noisy).numpy(), atol=1e-6)
 
   serialized = [to_noisy_example(c.reshape(-1), n.reshape(-1), 1, i)
                 for c, n, i in zip(clean, noisy, ids)]
-  outputs = loaded.signatures[configs.EXAMPLES_SIGNATURE](
-      **{configs.EXAMPLES_INPUT_KEY: tf.constant(serialized)})
-  pair = outputs[configs.EVAL_OUTPUT_KEY].numpy()
+  outputs = loaded.signatures[features.EXAMPLES_SIGNATURE](
+      **{features.EXAMPLES_INPUT_KEY: tf.constant(serialized)})
+  pair = outputs[features.EVAL_OUTPUT_KEY].numpy()
   assert pair.shape == (6, 28, 28, 2)
   np.testing.assert_allclose(pair[..., :1], denoised, atol=1e-6)
   np.testing.assert_array_equal(pair[..., 1:], noisy)
@@ -199,8 +201,8 @@ def test_trainer_component_fails_on_nan_and_exports_nothing(tiny_data_dir, tmp_p
   trainer = Trainer(
       module_file=pipeline_lib.TRAINER_MODULE_FILE,
       examples=augmenter.outputs['augmented_examples'],
-      train_args=trainer_pb2.TrainArgs(splits=[configs.TRAIN_SPLIT]),
-      eval_args=trainer_pb2.EvalArgs(splits=[configs.EVAL_SPLIT]),
+      train_args=trainer_pb2.TrainArgs(splits=[features.TRAIN_SPLIT]),
+      eval_args=trainer_pb2.EvalArgs(splits=[features.EVAL_SPLIT]),
       custom_config={'model': 'tutorial', 'epochs': 2, 'batch_size': 8,
                      'learning_rate': 1e10, 'seed': 0})
   # The Trainer imports its module from a wheel: the class is a copy of ours.

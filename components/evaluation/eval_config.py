@@ -1,29 +1,17 @@
-"""The Evaluator's configuration and how to read its results back.
+"""The Evaluator's configuration, and its results read back: metrics per slice, failed gates in words.
 
 Metrics are the in-graph image metrics of components/model_code/metrics.py;
 blessing gates are TFMA thresholds on the overall slice.
 """
-import math
-
 import tensorflow_model_analysis as tfma
 
+from components import features
+from components.evaluation import gates
 from components.model_code import metrics as metrics_lib
-from pipeline import configs
 
 METRICS_MODULE = metrics_lib.__name__
 CANDIDATE = 'candidate'
 BASELINE = 'baseline'
-
-
-def validate_thresholds(min_psnr_gain_db, min_ssim, max_psnr_drop_db):
-  for name, value in (('min_psnr_gain_db', min_psnr_gain_db), ('min_ssim', min_ssim),
-                      ('max_psnr_drop_db', max_psnr_drop_db)):
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-      raise ValueError(f'{name} must be a finite number, got {value!r}')
-  if not -1.0 <= min_ssim <= 1.0:
-    raise ValueError(f'min_ssim must be in [-1, 1], got {min_ssim!r}')
-  if max_psnr_drop_db < 0:
-    raise ValueError(f'max_psnr_drop_db must be >= 0, got {max_psnr_drop_db!r}')
 
 
 def _overall_threshold(threshold):
@@ -31,11 +19,9 @@ def _overall_threshold(threshold):
                                        threshold=threshold)]
 
 
-def make_eval_config(min_psnr_gain_db=configs.DEFAULT_MIN_PSNR_GAIN_DB,
-                     min_ssim=configs.DEFAULT_MIN_SSIM,
-                     max_psnr_drop_db=configs.DEFAULT_MAX_PSNR_DROP_DB):
+def make_eval_config(min_psnr_gain_db, min_ssim, max_psnr_drop_db):
   """Metrics overall and per class; gates on the overall slice only."""
-  validate_thresholds(min_psnr_gain_db, min_ssim, max_psnr_drop_db)
+  gates.validate_thresholds(min_psnr_gain_db, min_ssim, max_psnr_drop_db)
   higher_is_better = tfma.MetricDirection.HIGHER_IS_BETTER
 
   def metric(cls, per_slice_thresholds=None):
@@ -43,11 +29,11 @@ def make_eval_config(min_psnr_gain_db=configs.DEFAULT_MIN_PSNR_GAIN_DB,
                              per_slice_thresholds=per_slice_thresholds)
 
   return tfma.EvalConfig(
-      model_specs=[tfma.ModelSpec(signature_name=configs.EXAMPLES_SIGNATURE,
-                                  label_key=configs.CLEAN_KEY,
-                                  prediction_key=configs.EVAL_OUTPUT_KEY)],
+      model_specs=[tfma.ModelSpec(signature_name=features.EXAMPLES_SIGNATURE,
+                                  label_key=features.CLEAN_KEY,
+                                  prediction_key=features.EVAL_OUTPUT_KEY)],
       slicing_specs=[tfma.SlicingSpec(),
-                     tfma.SlicingSpec(feature_keys=[configs.LABEL_KEY])],
+                     tfma.SlicingSpec(feature_keys=[features.LABEL_KEY])],
       metrics_specs=[tfma.MetricsSpec(metrics=[
           metric(metrics_lib.DenoisedMSE),
           metric(metrics_lib.DenoisedPSNR, _overall_threshold(tfma.MetricThreshold(
@@ -92,8 +78,8 @@ def slice_name(slice_key):
     return 'overall'
   parts = []
   for feature, value in slice_key:
-    if feature == configs.LABEL_KEY and 0 <= int(value) < len(configs.CLASS_NAMES):
-      parts.append(f'{feature}={int(value)} ({configs.CLASS_NAMES[int(value)]})')
+    if feature == features.LABEL_KEY and 0 <= int(value) < len(features.CLASS_NAMES):
+      parts.append(f'{feature}={int(value)} ({features.CLASS_NAMES[int(value)]})')
     else:
       parts.append(f'{feature}={value}')
   return ', '.join(parts)

@@ -7,6 +7,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 
+from components import keys
 from components.ingestion import executor
 
 
@@ -14,12 +15,12 @@ class FashionMnistExampleGenSpec(ComponentSpec):
   PARAMETERS = {
       # Empty: resolved where the executor runs ($FASHION_MNIST_DIR, caches,
       # download), which is what a Kubeflow step needs.
-      'data_dir': ExecutionParameter(type=str),
-      'train_examples': ExecutionParameter(type=int),   # 0 = all
-      'eval_examples': ExecutionParameter(type=int),    # 0 = all
+      keys.DATA_DIR_KEY: ExecutionParameter(type=str),
+      keys.TRAIN_EXAMPLES_KEY: ExecutionParameter(type=int),   # 0 = all
+      keys.EVAL_EXAMPLES_KEY: ExecutionParameter(type=int),    # 0 = all
   }
   INPUTS = {}
-  OUTPUTS = {'examples': ChannelParameter(type=standard_artifacts.Examples)}
+  OUTPUTS = {keys.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
 
 
 class FashionMnistExampleGen(base_beam_component.BaseBeamComponent):

@@ -6,8 +6,10 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
 from components import example_codec
+from components import features
+from components import keys
+from components import tfrecord_io
 from components.ingestion import idx
-from pipeline import configs
 
 # Images per Beam element: large enough to amortise per-element overhead,
 # small enough that a worker holds little.
@@ -18,17 +20,17 @@ OUTPUT_PREFIX = 'data_tfrecord'
 def to_example(image, label, example_id):
   """One ingested tf.Example: the 784 pixels, the label and a stable id."""
   return example_codec.serialize_example({
-      configs.IMAGE_KEY: example_codec.uint8_list_feature(image),
-      configs.LABEL_KEY: example_codec.int64_feature(label),
-      configs.ID_KEY: example_codec.bytes_feature(example_id.encode()),
+      features.IMAGE_KEY: example_codec.uint8_list_feature(image),
+      features.LABEL_KEY: example_codec.int64_feature(label),
+      features.ID_KEY: example_codec.bytes_feature(example_id.encode()),
   })
 
 
-class _ChunkToExamples(beam.DoFn):
-  """Reads images [start, stop) of a split and emits serialized tf.Examples.
+class _ChunkToFramedExamples(beam.DoFn):
+  """Images [start, stop) of a split -> their tf.Examples, one TFRecord-framed chunk.
 
-  Each worker reads its own slice of the files, so no image data travels
-  through the pipeline graph.
+  Each worker loads the split once (setup) and serializes only its chunks,
+  so no image data travels through the pipeline graph.
   """
 
   def __init__(self, data_dir, split):
@@ -42,14 +44,15 @@ class _ChunkToExamples(beam.DoFn):
   def process(self, chunk):
     start, stop = chunk
     images, labels = self._arrays
-    for i in range(start, stop):
-      yield to_example(images[i], labels[i], idx.example_id(self._split, i))
+    yield tfrecord_io.frame_tfrecords(
+        to_example(images[i], labels[i], idx.example_id(self._split, i))
+        for i in range(start, stop))
 
 
 def split_sizes(data_dir, limits):
   """Validates every file up front; returns {split: number of examples}."""
   sizes = {}
-  for split in configs.SPLITS:
+  for split in features.SPLITS:
     images, _ = idx.load_split(data_dir, split)
     limit = limits[split]
     if limit < 0:
@@ -61,26 +64,36 @@ def split_sizes(data_dir, limits):
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
+  """Validates the IDX files, then writes each split in Beam."""
 
   def Do(self, input_dict, output_dict, exec_properties):
-    data_dir = idx.resolve_data_dir(exec_properties.get('data_dir') or None)
+    """Writes splits `train` and `eval` of ingested tf.Examples.
+
+    Args:
+      input_dict: none.
+      output_dict: `examples`: the Examples artifact; it records the data
+        directory used and each split's number of examples as properties.
+      exec_properties: `data_dir` (empty: resolved here, see idx.resolve_data_dir),
+        `train_examples` and `eval_examples` (use the first N images; 0 = all).
+    """
+    data_dir = idx.resolve_data_dir(exec_properties.get(keys.DATA_DIR_KEY) or None)
     sizes = split_sizes(data_dir, {
-        configs.TRAIN_SPLIT: exec_properties.get('train_examples') or 0,
-        configs.EVAL_SPLIT: exec_properties.get('eval_examples') or 0,
+        features.TRAIN_SPLIT: exec_properties.get(keys.TRAIN_EXAMPLES_KEY) or 0,
+        features.EVAL_SPLIT: exec_properties.get(keys.EVAL_EXAMPLES_KEY) or 0,
     })
-    examples = artifact_utils.get_single_instance(output_dict['examples'])
-    examples.split_names = artifact_utils.encode_split_names(list(configs.SPLITS))
+    examples = artifact_utils.get_single_instance(output_dict[keys.EXAMPLES_KEY])
+    examples.split_names = artifact_utils.encode_split_names(list(features.SPLITS))
     with self._make_beam_pipeline() as p:
       for split, size in sizes.items():
         chunks = [(s, min(s + CHUNK_SIZE, size)) for s in range(0, size, CHUNK_SIZE)]
         _ = (p
              | f'Chunks[{split}]' >> beam.Create(chunks)
              | f'Reshuffle[{split}]' >> beam.Reshuffle()
-             | f'ToExamples[{split}]' >> beam.ParDo(_ChunkToExamples(data_dir, split))
-             | f'Write[{split}]' >> beam.io.WriteToTFRecord(
+             | f'ToExamples[{split}]' >> beam.ParDo(_ChunkToFramedExamples(data_dir, split))
+             | f'Write[{split}]' >> tfrecord_io.WriteFramedTFRecords(
                  os.path.join(artifact_utils.get_split_uri([examples], split),
                               OUTPUT_PREFIX),
-                 file_name_suffix='.gz'))
-    examples.set_string_custom_property('data_dir', data_dir)
+                 gzip=True))
+    examples.set_string_custom_property(keys.DATA_DIR_KEY, data_dir)
     for split, size in sizes.items():
-      examples.set_int_custom_property(f'{split}_examples', size)
+      examples.set_int_custom_property(keys.split_size_property(split), size)

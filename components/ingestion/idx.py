@@ -15,15 +15,16 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
-from pipeline import configs
+from components import features
+from components.ingestion import data_sources
 
 IMAGES_MAGIC = 2051  # IDX: unsigned byte, 3 dimensions
 LABELS_MAGIC = 2049  # IDX: unsigned byte, 1 dimension
 
 # split -> (images file stem, labels file stem)
 FILE_STEMS = {
-    configs.TRAIN_SPLIT: ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
-    configs.EVAL_SPLIT: ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
+    features.TRAIN_SPLIT: ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
+    features.EVAL_SPLIT: ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
 }
 ALL_STEMS = tuple(stem for pair in FILE_STEMS.values() for stem in pair)
 
@@ -99,9 +100,9 @@ def parse_idx(path, content, expected_magic):
                     f'{expected_magic} (not an IDX '
                     f'{"image" if expected_magic == IMAGES_MAGIC else "label"} file)')
   dims = struct.unpack(f'>{header_dims}i', content[4:header_size])
-  if expected_magic == IMAGES_MAGIC and dims[1:] != (configs.IMAGE_SIZE,) * 2:
+  if expected_magic == IMAGES_MAGIC and dims[1:] != (features.IMAGE_SIZE,) * 2:
     raise DataError(f'{path}: images are {dims[1]}x{dims[2]}, expected '
-                    f'{configs.IMAGE_SIZE}x{configs.IMAGE_SIZE}')
+                    f'{features.IMAGE_SIZE}x{features.IMAGE_SIZE}')
   expected_len = header_size + int(np.prod(dims))
   if len(content) != expected_len:
     raise DataError(f'{path}: header announces {dims[0]} items '
@@ -124,9 +125,9 @@ def load_split(data_dir, split):
   if len(images) != len(labels):
     raise DataError(f'{data_dir}: {split} split has {len(images)} images but '
                     f'{len(labels)} labels')
-  if labels.size and labels.max() >= configs.NUM_CLASSES:
+  if labels.size and labels.max() >= features.NUM_CLASSES:
     raise DataError(f'{data_dir}: {split} labels hold class {labels.max()}, '
-                    f'expected 0..{configs.NUM_CLASSES - 1}')
+                    f'expected 0..{features.NUM_CLASSES - 1}')
   return images, labels
 
 
@@ -137,7 +138,7 @@ def _download(dest_dir):
     dest = os.path.join(dest_dir, stem + '.gz')
     if os.path.isfile(dest):
       continue
-    url = configs.DOWNLOAD_BASE_URL + stem + '.gz'
+    url = data_sources.DOWNLOAD_BASE_URL + stem + '.gz'
     fd, tmp = tempfile.mkstemp(dir=dest_dir, suffix='.part')
     os.close(fd)
     try:
@@ -164,11 +165,11 @@ def resolve_data_dir(data_dir=None, download=True):
   Order: the data_dir argument; $FASHION_MNIST_DIR; the Keras cache; Debian's
   dataset-fashion-mnist package; a download into the Keras cache.
   """
-  keras_cache = os.path.expanduser(configs.KERAS_CACHE_DIR)
+  keras_cache = os.path.expanduser(data_sources.KERAS_CACHE_DIR)
   candidates = [('--data_dir', data_dir),
-                (f'${configs.DATA_DIR_ENV}', os.environ.get(configs.DATA_DIR_ENV)),
+                (f'${data_sources.DATA_DIR_ENV}', os.environ.get(data_sources.DATA_DIR_ENV)),
                 ('Keras cache', keras_cache),
-                ('Debian package dataset-fashion-mnist', configs.DEBIAN_DATA_DIR)]
+                ('Debian package dataset-fashion-mnist', data_sources.DEBIAN_DATA_DIR)]
   tried = []
   for origin, path in candidates:
     if not path:
@@ -187,12 +188,12 @@ def resolve_data_dir(data_dir=None, download=True):
       _download(keras_cache)
       return keras_cache
     except (OSError, DataError) as e:
-      tried.append(f'download from {configs.DOWNLOAD_BASE_URL}: {e}')
+      tried.append(f'download from {data_sources.DOWNLOAD_BASE_URL}: {e}')
   raise DataError(
       'Fashion-MNIST not found. Tried:\n  ' + '\n  '.join(tried) +
       '\nProvide the four IDX files (train-images-idx3-ubyte, '
       'train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte,'
-      ' gzipped or not) with --data_dir or $' + configs.DATA_DIR_ENV +
+      ' gzipped or not) with --data_dir or $' + data_sources.DATA_DIR_ENV +
       ', or install them with `apt-get install dataset-fashion-mnist`.')
 
 

@@ -9,9 +9,10 @@ from absl import logging
 import tensorflow as tf
 import tf_keras as keras
 
-from components import example_codec
+from components import features
+from components import tfrecord_io
+from components.model_code import hparams
 from components.model_code import model as model_lib
-from pipeline import configs
 
 _PARSE_BATCH = 1024
 # Training steps per call into the compiled graph. At batch 32 the model is
@@ -21,12 +22,12 @@ STEPS_PER_EXECUTION = 16
 
 
 def _parse_batch(serialized):
-  features = tf.io.parse_example(serialized, {
-      key: tf.io.FixedLenFeature([configs.IMAGE_PIXELS], tf.float32)
-      for key in (configs.NOISY_KEY, configs.CLEAN_KEY)})
-  shape = [-1, *model_lib.IMAGE_SHAPE]
-  return (tf.reshape(features[configs.NOISY_KEY], shape),
-          tf.reshape(features[configs.CLEAN_KEY], shape))
+  """(noisy, clean) image batches: the model's input and target."""
+  parsed = tf.io.parse_example(
+      serialized, features.augmented_feature_spec(features.NOISY_KEY, features.CLEAN_KEY))
+  shape = [-1, *features.IMAGE_SHAPE]
+  return (tf.reshape(parsed[features.NOISY_KEY], shape),
+          tf.reshape(parsed[features.CLEAN_KEY], shape))
 
 
 def _files(file_patterns):
@@ -37,8 +38,7 @@ def _files(file_patterns):
 
 
 def count_examples(files):
-  return int(tf.data.TFRecordDataset(files, example_codec.tfrecord_compression(files))
-             .reduce(0, lambda count, _: count + 1))
+  return int(tfrecord_io.tfrecord_dataset(files).reduce(0, lambda count, _: count + 1))
 
 
 def make_dataset(file_patterns, batch_size, shuffle_seed=None):
@@ -49,8 +49,7 @@ def make_dataset(file_patterns, batch_size, shuffle_seed=None):
   several steps per graph call.
   """
   files = _files(file_patterns)
-  ds = (tf.data.TFRecordDataset(files, example_codec.tfrecord_compression(files),
-                                num_parallel_reads=tf.data.AUTOTUNE)
+  ds = (tfrecord_io.tfrecord_dataset(files, num_parallel_reads=tf.data.AUTOTUNE)
         .batch(_PARSE_BATCH)
         .map(_parse_batch, num_parallel_calls=tf.data.AUTOTUNE)
         .unbatch()
@@ -125,7 +124,7 @@ def _check_images(images):
   """Assertions that reject, rather than compute on, malformed input."""
   # A concrete signature does not enforce its static shape when called.
   return [tf.debugging.assert_equal(
-              tf.shape(images)[1:], tf.constant(model_lib.IMAGE_SHAPE),
+              tf.shape(images)[1:], tf.constant(features.IMAGE_SHAPE),
               message='images must have shape [batch, 28, 28, 1]'),
           tf.debugging.assert_greater_equal(
               images, 0.0, message='images must be in [0, 1] (found a value < 0 or NaN)'),
@@ -135,36 +134,36 @@ def _check_images(images):
 
 def export_serving_model(model, export_dir):
   """Saves one SavedModel with an image signature and a tf.Example signature."""
-  image_spec = tf.TensorSpec([None, *model_lib.IMAGE_SHAPE], tf.float32,
-                             name=configs.SERVING_INPUT_KEY)
+  image_spec = tf.TensorSpec([None, *features.IMAGE_SHAPE], tf.float32,
+                             name=features.SERVING_INPUT_KEY)
 
   @tf.function(input_signature=[image_spec])
   def serve_images(images):
     with tf.control_dependencies(_check_images(images)):
-      return {configs.SERVING_OUTPUT_KEY: model(images, training=False)}
+      return {features.SERVING_OUTPUT_KEY: model(images, training=False)}
 
   @tf.function(input_signature=[
-      tf.TensorSpec([None], tf.string, name=configs.EXAMPLES_INPUT_KEY)])
+      tf.TensorSpec([None], tf.string, name=features.EXAMPLES_INPUT_KEY)])
   def serve_examples(serialized_examples):
     noisy = tf.reshape(
-        tf.io.parse_example(serialized_examples, {
-            configs.NOISY_KEY: tf.io.FixedLenFeature([configs.IMAGE_PIXELS], tf.float32)
-        })[configs.NOISY_KEY], [-1, *model_lib.IMAGE_SHAPE])
+        tf.io.parse_example(serialized_examples,
+                            features.augmented_feature_spec(features.NOISY_KEY)
+                            )[features.NOISY_KEY], [-1, *features.IMAGE_SHAPE])
     with tf.control_dependencies(_check_images(noisy)):
       denoised = model(noisy, training=False)
-    return {configs.SERVING_OUTPUT_KEY: denoised,
-            configs.EVAL_OUTPUT_KEY: tf.concat([denoised, noisy], axis=-1)}
+    return {features.SERVING_OUTPUT_KEY: denoised,
+            features.EVAL_OUTPUT_KEY: tf.concat([denoised, noisy], axis=-1)}
 
   model.save(export_dir, save_format='tf', signatures={
-      'serving_default': serve_images,
-      configs.EXAMPLES_SIGNATURE: serve_examples,
+      features.SERVING_SIGNATURE: serve_images,
+      features.EXAMPLES_SIGNATURE: serve_examples,
   })
 
 
 def run_fn(fn_args):
   """TFX Trainer entry point (GenericExecutor)."""
   config = fn_args.custom_config
-  model_lib.validate_training_params(config['model'], config['epochs'],
+  hparams.validate_training_params(config['model'], config['epochs'],
                                      config['batch_size'], config['learning_rate'])
   strategy = distribution_strategy()
   global_batch = config['batch_size'] * strategy.num_replicas_in_sync

@@ -8,9 +8,9 @@ feeds the label (the clean image) as [batch, 784] and the prediction as
 import tensorflow as tf
 import tf_keras
 
-from pipeline import configs
+from components import features
 
-_SIZE = configs.IMAGE_SIZE
+_SIZE = features.IMAGE_SIZE
 DENOISED_CHANNEL = 0
 NOISY_CHANNEL = 1
 
@@ -26,11 +26,11 @@ def mse_per_image(clean, image):
 def psnr_per_image(clean, image):
   # A perfect image has infinite PSNR; a floor on the error keeps means finite.
   mse = tf.maximum(mse_per_image(clean, image), 1e-10)
-  return 10.0 * tf.math.log(configs.PSNR_MAX_VALUE ** 2 / mse) / tf.math.log(10.0)
+  return 10.0 * tf.math.log(features.PSNR_MAX_VALUE ** 2 / mse) / tf.math.log(10.0)
 
 
 def ssim_per_image(clean, image):
-  return tf.image.ssim(as_images(clean), as_images(image), max_val=configs.PSNR_MAX_VALUE)
+  return tf.image.ssim(as_images(clean), as_images(image), max_val=features.PSNR_MAX_VALUE)
 
 
 PER_IMAGE = {'mse': mse_per_image, 'psnr': psnr_per_image, 'ssim': ssim_per_image}
@@ -68,32 +68,32 @@ class _MeanPerImage(tf_keras.metrics.Metric):
 
 
 class DenoisedMSE(_MeanPerImage):
-  measure, default_name = 'mse', configs.MSE_METRIC
+  measure, default_name = 'mse', features.MSE_METRIC
 
 
 class DenoisedPSNR(_MeanPerImage):
-  measure, default_name = 'psnr', configs.PSNR_METRIC
+  measure, default_name = 'psnr', features.PSNR_METRIC
 
 
 class DenoisedSSIM(_MeanPerImage):
-  measure, default_name = 'ssim', configs.SSIM_METRIC
+  measure, default_name = 'ssim', features.SSIM_METRIC
 
 
 class NoisyMSE(_MeanPerImage):
-  measure, channel, default_name = 'mse', NOISY_CHANNEL, configs.NOISY_MSE_METRIC
+  measure, channel, default_name = 'mse', NOISY_CHANNEL, features.NOISY_MSE_METRIC
 
 
 class NoisyPSNR(_MeanPerImage):
-  measure, channel, default_name = 'psnr', NOISY_CHANNEL, configs.NOISY_PSNR_METRIC
+  measure, channel, default_name = 'psnr', NOISY_CHANNEL, features.NOISY_PSNR_METRIC
 
 
 class NoisySSIM(_MeanPerImage):
-  measure, channel, default_name = 'ssim', NOISY_CHANNEL, configs.NOISY_SSIM_METRIC
+  measure, channel, default_name = 'ssim', NOISY_CHANNEL, features.NOISY_SSIM_METRIC
 
 
 class PSNRGain(_MeanPerImage):
   """Mean per-image PSNR of the denoised image minus that of the noisy input."""
-  default_name = configs.PSNR_GAIN_METRIC
+  default_name = features.PSNR_GAIN_METRIC
 
   def per_image(self, clean, pair):
     return (psnr_per_image(clean, pair[..., DENOISED_CHANNEL]) -

@@ -1,19 +1,15 @@
 """The denoising models (Keras 2, `tf_keras`, as TFMA 0.47 requires)."""
-import math
-import numbers
-
 import tensorflow as tf
 import tf_keras as keras
 from tf_keras import layers
 
-from pipeline import configs
-
-IMAGE_SHAPE = (configs.IMAGE_SIZE, configs.IMAGE_SIZE, 1)
+from components import features
+from components.model_code import hparams
 
 
 def tutorial_model():
   """The tutorial's Denoise: 28x28 -> 7x7 -> 28x28, two strided convs each way."""
-  images = keras.Input(IMAGE_SHAPE, name=configs.SERVING_INPUT_KEY)
+  images = keras.Input(features.IMAGE_SHAPE, name=features.SERVING_INPUT_KEY)
   x = layers.Conv2D(16, 3, strides=2, padding='same', activation='relu')(images)
   x = layers.Conv2D(8, 3, strides=2, padding='same', activation='relu')(x)
   x = layers.Conv2DTranspose(8, 3, strides=2, padding='same', activation='relu')(x)
@@ -52,7 +48,7 @@ def unet_model(width=48):
   DnCNN, the network estimates the noise and the output is the noisy image
   minus it, clipped to [0, 1].
   """
-  images = keras.Input(IMAGE_SHAPE, name=configs.SERVING_INPUT_KEY)
+  images = keras.Input(features.IMAGE_SHAPE, name=features.SERVING_INPUT_KEY)
   level_14 = _conv(width)(SpaceToDepth()(images))
   level_7 = _conv(2 * width)(_conv(2 * width, strides=2)(level_14))
   up_14 = layers.Conv2DTranspose(width, 3, strides=2, padding='same',
@@ -67,7 +63,7 @@ def unet_model(width=48):
 
 
 MODELS = {'tutorial': tutorial_model, 'unet': unet_model}
-assert tuple(MODELS) == configs.MODEL_NAMES
+assert tuple(MODELS) == hparams.MODEL_NAMES
 
 
 def build_model(name):
@@ -75,14 +71,3 @@ def build_model(name):
     raise ValueError(f'model must be one of {", ".join(MODELS)}, got {name!r}')
   return MODELS[name]()
 
-
-def validate_training_params(model, epochs, batch_size, learning_rate):
-  """Raises ValueError naming the first out-of-range training parameter."""
-  if model not in MODELS:
-    raise ValueError(f'model must be one of {", ".join(MODELS)}, got {model!r}')
-  for name, value in (('epochs', epochs), ('batch_size', batch_size)):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-      raise ValueError(f'{name} must be an integer >= 1, got {value!r}')
-  if (isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real)
-      or not math.isfinite(learning_rate) or learning_rate <= 0):
-    raise ValueError(f'learning_rate must be a finite number > 0, got {learning_rate!r}')

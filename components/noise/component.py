@@ -7,17 +7,18 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 
+from components import keys
 from components.noise import executor
 from components.noise import noise
 
 
 class NoiseAugmenterSpec(ComponentSpec):
   PARAMETERS = {
-      'noise_factor': ExecutionParameter(type=float),
-      'seed': ExecutionParameter(type=int),
+      keys.NOISE_FACTOR_KEY: ExecutionParameter(type=float),
+      keys.SEED_KEY: ExecutionParameter(type=int),
   }
-  INPUTS = {'examples': ChannelParameter(type=standard_artifacts.Examples)}
-  OUTPUTS = {'augmented_examples': ChannelParameter(type=standard_artifacts.Examples)}
+  INPUTS = {keys.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
+  OUTPUTS = {keys.AUGMENTED_EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
 
 
 class NoiseAugmenter(base_beam_component.BaseBeamComponent):

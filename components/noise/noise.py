@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from pipeline import configs
+from components import features
 
 
 def validate_noise_params(noise_factor, seed):
@@ -32,7 +32,7 @@ def example_key(seed, example_id):
   return np.frombuffer(digest, '<u8', count=2)
 
 
-def draw_noise(seed, example_ids, pixels=configs.IMAGE_PIXELS):
+def draw_noise(seed, example_ids, pixels=features.IMAGE_PIXELS):
   """Standard normal noise, one row of `pixels` per example id.
 
   Row i is what np.random.Generator(np.random.Philox(key=example_key(seed,

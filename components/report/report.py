@@ -8,25 +8,29 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 import tensorflow as tf
 
-from components import example_codec
+from components import features
+from components import tfrecord_io
 from components.ingestion import idx
 from components.model_code import metrics as metrics_lib
 from components.noise import noise
-from pipeline import configs
 
 METRIC_KEYS = ('mse', 'psnr', 'ssim')
 _PREDICT_BATCH = 1000
+# The robustness sweep: noise factors, on the first eval images (by index) only,
+# which keeps the report a small share of a run; the grid shows the first few.
+ROBUSTNESS_NOISE_FACTORS = (0.1, 0.2, 0.3, 0.4, 0.5)
+ROBUSTNESS_IMAGES = 1000
+GRID_IMAGES = 10
 
 
 def load_eval_images(file_pattern, limit=None):
-  """(ids, labels, clean, noisy) numpy arrays from NoiseAugmenter TFRecords."""
+  """(ids, labels, clean, noisy) numpy arrays from NoiseAugmenter TFRecords.
+
+  In index order of the IDX file; limit keeps the first images only.
+  """
   files = sorted(tf.io.gfile.glob(file_pattern))
-  spec = {configs.CLEAN_KEY: tf.io.FixedLenFeature([configs.IMAGE_PIXELS], tf.float32),
-          configs.NOISY_KEY: tf.io.FixedLenFeature([configs.IMAGE_PIXELS], tf.float32),
-          configs.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
-          configs.ID_KEY: tf.io.FixedLenFeature([], tf.string)}
-  ds = tf.data.TFRecordDataset(
-      files, example_codec.tfrecord_compression(files)).batch(4096).map(
+  spec = features.augmented_feature_spec()
+  ds = tfrecord_io.tfrecord_dataset(files).batch(4096).map(
       lambda s: tf.io.parse_example(s, spec))
   parts = {k: [] for k in spec}
   for batch in ds:
@@ -34,17 +38,17 @@ def load_eval_images(file_pattern, limit=None):
       parts[k].append(batch[k].numpy())
   arrays = {k: np.concatenate(v) for k, v in parts.items()}
   # In file order, so the grid shows the first eval images, as the tutorial does.
-  order = np.argsort([idx.example_index(i) for i in arrays[configs.ID_KEY]])[:limit]
-  shape = (-1, configs.IMAGE_SIZE, configs.IMAGE_SIZE, 1)
-  return (arrays[configs.ID_KEY][order], arrays[configs.LABEL_KEY][order],
-          arrays[configs.CLEAN_KEY][order].reshape(shape),
-          arrays[configs.NOISY_KEY][order].reshape(shape))
+  order = np.argsort([idx.example_index(i) for i in arrays[features.ID_KEY]])[:limit]
+  shape = (-1, features.IMAGE_SIZE, features.IMAGE_SIZE, 1)
+  return (arrays[features.ID_KEY][order], arrays[features.LABEL_KEY][order],
+          arrays[features.CLEAN_KEY][order].reshape(shape),
+          arrays[features.NOISY_KEY][order].reshape(shape))
 
 
 def denoise(serving_fn, images):
   """Runs the serving signature in batches."""
-  out = [serving_fn(**{configs.SERVING_INPUT_KEY: tf.constant(images[i:i + _PREDICT_BATCH])})
-         [configs.SERVING_OUTPUT_KEY].numpy() for i in range(0, len(images), _PREDICT_BATCH)]
+  out = [serving_fn(**{features.SERVING_INPUT_KEY: tf.constant(images[i:i + _PREDICT_BATCH])})
+         [features.SERVING_OUTPUT_KEY].numpy() for i in range(0, len(images), _PREDICT_BATCH)]
   return np.concatenate(out)
 
 
@@ -52,8 +56,11 @@ def mean_metrics(clean, images):
   return {k: float(np.mean(metrics_lib.PER_IMAGE[k](clean, images))) for k in METRIC_KEYS}
 
 
-def robustness_sweep(serving_fn, clean, ids, seed, noise_factors=configs.ROBUSTNESS_NOISE_FACTORS):
-  """PSNR and SSIM of the model and of the noisy input at each noise factor."""
+def robustness_sweep(serving_fn, clean, ids, seed, noise_factors=ROBUSTNESS_NOISE_FACTORS):
+  """PSNR and SSIM of the model and of the noisy input at each noise factor.
+
+  Each image gets its own pipeline noise (same seed and example id), scaled.
+  """
   flat = clean.reshape(len(clean), -1)
   unit_noise = noise.draw_noise(seed, list(ids))
   rows = []
@@ -61,7 +68,7 @@ def robustness_sweep(serving_fn, clean, ids, seed, noise_factors=configs.ROBUSTN
     noisy = noise.add_noise(flat, unit_noise, factor).reshape(clean.shape)
     model_m = mean_metrics(clean, denoise(serving_fn, noisy))
     noisy_m = mean_metrics(clean, noisy)
-    rows.append({'noise_factor': factor,
+    rows.append({'noise_factor': factor, 'images': len(clean),
                  'model_psnr': model_m['psnr'], 'noisy_psnr': noisy_m['psnr'],
                  'model_ssim': model_m['ssim'], 'noisy_ssim': noisy_m['ssim']})
   return rows
@@ -106,8 +113,8 @@ def write_json(path, value):
 
 def split_metrics(values):
   """A TFMA metrics dict -> (model metrics, noisy-input metrics) with plain keys."""
-  model = {k: values.get(getattr(configs, f'{k.upper()}_METRIC')) for k in METRIC_KEYS}
-  noisy = {k: values.get(getattr(configs, f'NOISY_{k.upper()}_METRIC')) for k in METRIC_KEYS}
+  model = {k: values.get(getattr(features, f'{k.upper()}_METRIC')) for k in METRIC_KEYS}
+  noisy = {k: values.get(getattr(features, f'NOISY_{k.upper()}_METRIC')) for k in METRIC_KEYS}
   return model, noisy
 
 
@@ -129,7 +136,7 @@ def write_report(report_dir, *, evaluation_metrics, validation_ok, reasons,
       'noise_factor': noise_factor,
       'model': model_metrics,
       'noisy_input': noisy_metrics,
-      'psnr_gain': overall.get('candidate', {}).get(configs.PSNR_GAIN_METRIC),
+      'psnr_gain': overall.get('candidate', {}).get(features.PSNR_GAIN_METRIC),
       'baseline': baseline_metrics,
       'baseline_version': deployed_version or None,
       'per_class': per_class,
@@ -141,8 +148,8 @@ def write_report(report_dir, *, evaluation_metrics, validation_ok, reasons,
   }
   write_json(os.path.join(report_dir, 'metrics.json'), summary)
 
-  ids, _, clean, noisy = load_eval_images(eval_file_pattern)
-  shown = slice(0, configs.REPORT_GRID_IMAGES)
+  ids, _, clean, noisy = load_eval_images(eval_file_pattern, limit=ROBUSTNESS_IMAGES)
+  shown = slice(0, GRID_IMAGES)
   plot_grid(os.path.join(report_dir, 'denoise_grid.png'),
             noisy[shown], denoise(serving_fn, noisy[shown]), clean[shown])
   sweep = robustness_sweep(serving_fn, clean, ids, seed)

@@ -1,0 +1,61 @@
+"""DenoisePusher executor: decides whether to push, pushes, and records why."""
+from absl import logging
+import tensorflow_model_analysis as tfma
+from tfx.components.util import model_utils
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import path_utils
+
+from components import keys
+from components import serving_dir as serving_dir_lib
+from components.evaluation import eval_config
+
+
+def decide_push(blessed, validation_reasons, model_uri, deployed_metadata):
+  """(push?, reason) from the blessing and what is deployed now."""
+  if not blessed:
+    return False, 'not blessed: ' + ('; '.join(validation_reasons) or 'see the evaluation')
+  if deployed_metadata.get('model_uri') == model_uri:
+    return False, (f'already deployed as version {deployed_metadata.get("version")}: '
+                   'not pushed again')
+  return True, 'blessed'
+
+
+class Executor(base_executor.BaseExecutor):
+  """Pushes a blessed model that is not deployed yet."""
+
+  def Do(self, input_dict, output_dict, exec_properties):
+    """Pushes `model` to a new version of `serving_dir`, or records why not.
+
+    Args:
+      input_dict: `model`, its `model_blessing` and the `evaluation` whose
+        failed gates explain a refusal.
+      output_dict: `pushed_model`: properties `pushed` (0/1), `reason`, and
+        when pushed `pushed_destination` and `pushed_version`.
+      exec_properties: `serving_dir`: the versioned push destination.
+    """
+    model = artifact_utils.get_single_instance(input_dict[keys.MODEL_KEY])
+    blessing = artifact_utils.get_single_instance(input_dict[keys.MODEL_BLESSING_KEY])
+    evaluation = artifact_utils.get_single_instance(input_dict[keys.EVALUATION_KEY])
+    pushed = artifact_utils.get_single_instance(output_dict[keys.PUSHED_MODEL_KEY])
+    serving_dir = exec_properties[keys.SERVING_DIR_KEY]
+
+    blessed = model_utils.is_model_blessed(blessing)
+    reasons = [] if blessed else eval_config.explain_failures(
+        tfma.load_validation_result(evaluation.uri))
+    latest = serving_dir_lib.latest_version(serving_dir)
+    deployed = (serving_dir_lib.read_push_metadata(f'{serving_dir}/{latest}')
+                if latest else {})
+    push, reason = decide_push(blessed, reasons, model.uri, deployed)
+    logging.info('Pusher: %s', reason)
+    pushed.set_string_custom_property(keys.PUSH_REASON_PROPERTY, reason)
+    if not push:
+      pushed.set_int_custom_property(keys.PUSHED_PROPERTY, 0)
+      return
+    destination = serving_dir_lib.push(
+        path_utils.serving_model_path(model.uri), serving_dir,
+        {'model_uri': model.uri, 'model_id': model.id})
+    pushed.set_int_custom_property(keys.PUSHED_PROPERTY, 1)
+    pushed.set_string_custom_property(keys.PUSHED_DESTINATION_PROPERTY, destination)
+    pushed.set_string_custom_property(keys.PUSHED_VERSION_PROPERTY,
+                                      destination.rstrip('/').rsplit('/', 1)[-1])

@@ -1,0 +1,99 @@
+"""TFRecord files, read and written fast: framing, compression, a batch reader, a Beam sink and tf.data.
+
+One module for the format, in the shape of Beam's io/tfrecordio.py. Records
+are framed with google_crc32c (the CPU's CRC instruction, 30x faster than the
+crcmod fallback Beam's WriteToTFRecord uses without python-snappy) and
+written a chunk of records at a time, so the per-record cost of Beam is paid
+once per batch. Files are read with TensorFlow's reader (C++, checks every
+CRC, reads gs://).
+"""
+import struct
+
+import apache_beam as beam
+from apache_beam.io import filebasedsink
+from apache_beam.io.filesystem import CompressionTypes
+import google_crc32c
+import tensorflow as tf
+
+GZIP_SUFFIX = '.gz'
+
+
+def _masked_crc32c(data):
+  crc = google_crc32c.value(data)
+  return (((crc >> 15) | (crc << 17)) + 0xa282ead8) & 0xffffffff
+
+
+def frame_tfrecords(records):
+  """Records in TFRecord framing, concatenated: what a TFRecord file holds.
+
+  Each record is: uint64 length, masked CRC-32C of the length, the data,
+  masked CRC-32C of the data (little-endian).
+  """
+  frames = []
+  for record in records:
+    length = struct.pack('<Q', len(record))
+    frames += (length, struct.pack('<I', _masked_crc32c(length)),
+               record, struct.pack('<I', _masked_crc32c(record)))
+  return b''.join(frames)
+
+
+def tfrecord_compression(files):
+  """'GZIP' when the TFRecord files are gzipped (by name, as Beam writes them), else ''."""
+  return 'GZIP' if files and all(f.endswith(GZIP_SUFFIX) for f in files) else ''
+
+
+def tfrecord_dataset(files, **kwargs):
+  """tf.data.TFRecordDataset of files, gzipped or not; kwargs go to TFRecordDataset."""
+  return tf.data.TFRecordDataset(files, tfrecord_compression(files), **kwargs)
+
+
+class ReadRecordBatches(beam.DoFn):
+  """A TFRecord file's path -> batches (numpy arrays) of its serialized records.
+
+  Beam's ReadFromTFRecord pays Beam's per-element cost and a crcmod call per
+  record. Gzipped files are not splittable either way, so a file is the unit
+  of parallelism in both.
+  """
+
+  def __init__(self, batch_size):
+    self._batch_size = batch_size
+
+  def process(self, path):
+    try:
+      yield from tfrecord_dataset([path]).batch(self._batch_size).as_numpy_iterator()
+    except tf.errors.DataLossError as error:
+      raise ValueError(f'{path}: corrupt or truncated TFRecord file ({error.message})') from error
+
+
+class _FramedTFRecordSink(filebasedsink.FileBasedSink):
+  """Beam's TFRecord sink for elements that are already TFRecord-framed chunks.
+
+  Same temporary files and finalization as beam.io.WriteToTFRecord (which is
+  Write(_TFRecordSink)), but one write per chunk instead of per record.
+  """
+
+  def __init__(self, file_path_prefix, file_name_suffix, compression_type):
+    super().__init__(file_path_prefix, coder=beam.coders.BytesCoder(),
+                     file_name_suffix=file_name_suffix,
+                     compression_type=compression_type)
+
+  def write_encoded_record(self, file_handle, encoded_value):
+    file_handle.write(encoded_value)
+
+
+class WriteFramedTFRecords(beam.PTransform):
+  """Writes TFRecord-framed chunks (frame_tfrecords' output) to sharded files.
+
+  gzip=True writes '<prefix>-SSSSS-of-NNNNN.gz' files, which
+  tfrecord_compression() recognises.
+  """
+
+  def __init__(self, file_path_prefix, gzip=False):
+    super().__init__()
+    self._sink = _FramedTFRecordSink(
+        file_path_prefix,
+        file_name_suffix=GZIP_SUFFIX if gzip else '',
+        compression_type=CompressionTypes.GZIP if gzip else CompressionTypes.UNCOMPRESSED)
+
+  def expand(self, pcoll):
+    return pcoll | beam.io.Write(self._sink)
