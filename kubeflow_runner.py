@@ -38,6 +38,11 @@ flags.DEFINE_string('cron', None,
                     '(second minute hour day-of-month month day-of-week).')
 flags.DEFINE_string('experiment', configs.PIPELINE_NAME, 'Experiment of the run(s).')
 flags.DEFINE_string('run_name', None, 'Name of the run or recurring run.')
+flags.DEFINE_multi_string(
+    'param', [],
+    'NAME=VALUE: a pipeline parameter for --run or --cron, repeatable; NAME is one of '
+    f'{", ".join(configs.RUNTIME_PARAMETER_TYPES)}. Each defaults to the value of the '
+    'flag of the same name at compile time.')
 flags.adopt_module_key_flags(pipeline_flags)
 FLAGS = flags.FLAGS
 
@@ -54,12 +59,17 @@ def main(_):
     sys.exit('error: --pipeline_root is required (e.g. gs://bucket/denoise)')
   try:
     kubeflow.check_submission(FLAGS.run, FLAGS.cron, FLAGS.endpoint)
+    if FLAGS.param and not (FLAGS.run or FLAGS.cron):
+      raise ValueError('--param sets a value for --run or --cron: the package itself '
+                       'takes the flags of the same names as defaults')
+    # An empty data_dir is resolved by the ingestion executor, in the container.
+    compiled = dict(pipeline_flags.pipeline_kwargs(),
+                    data_dir=pipeline_flags.DATA_DIR.value or '')
+    arguments = kubeflow.parse_param_overrides(FLAGS.param, compiled)
     pipeline = pipeline_lib.create_pipeline(
         pipeline_root=FLAGS.pipeline_root,
         serving_dir=pipeline_flags.SERVING_DIR.value or os.path.join(
             FLAGS.pipeline_root, configs.SERVING_DIR_NAME),
-        # Resolved by the ingestion executor, inside the container.
-        data_dir=pipeline_flags.DATA_DIR.value or '',
         # The baseline reads the serving directory at run time, uncached.
         deployed_version='',
         # run_fn from the image: no module wheels written to the root at compile time.
@@ -67,7 +77,7 @@ def main(_):
         trainer_platform_config=kubeflow.trainer_resources(
             FLAGS.cpu_limit, FLAGS.memory_limit, FLAGS.gpus, FLAGS.accelerator),
         beam_pipeline_args=pipeline_flags.BEAM_PIPELINE_ARGS.value,
-        **pipeline_flags.pipeline_kwargs())
+        **dict(compiled, **kubeflow.runtime_parameters(compiled)))
     package_path = kubeflow.compile_pipeline(pipeline, FLAGS.image, FLAGS.output)
   except ValueError as e:
     sys.exit(f'error: {e}')
@@ -76,7 +86,7 @@ def main(_):
     import kfp  # pylint: disable=g-import-not-at-top
     submitted_id = kubeflow.submit(
         kfp.Client(host=FLAGS.endpoint), package_path, FLAGS.experiment,
-        FLAGS.pipeline_root, FLAGS.run_name, FLAGS.cron)
+        FLAGS.pipeline_root, FLAGS.run_name, FLAGS.cron, arguments)
     print(f'{"Recurring run" if FLAGS.cron else "Run"} {submitted_id} in experiment '
           f'{FLAGS.experiment!r}')
 

@@ -14,6 +14,9 @@ BASELINE_MODEL_KEY = standard_component_specs.BASELINE_MODEL_KEY
 MODEL_BLESSING_KEY = standard_component_specs.MODEL_BLESSING_KEY
 BLESSING_KEY = standard_component_specs.BLESSING_KEY           # the Evaluator's output
 EVALUATION_KEY = standard_component_specs.EVALUATION_KEY
+HYPERPARAMETERS_KEY = standard_component_specs.HYPERPARAMETERS_KEY   # the Trainer's input
+EXAMPLE_SPLITS_KEY = standard_component_specs.EXAMPLE_SPLITS_KEY     # the Evaluator's
+EVAL_CONFIG_KEY = standard_component_specs.EVAL_CONFIG_KEY
 PUSHED_MODEL_KEY = standard_component_specs.PUSHED_MODEL_KEY
 
 # FashionMnistExampleGen: parameters, and properties of its Examples.
@@ -31,6 +34,19 @@ def split_size_property(split):
 AUGMENTED_EXAMPLES_KEY = 'augmented_examples'
 NOISE_FACTOR_KEY = 'noise_factor'
 SEED_KEY = 'seed'
+
+# TrainingHyperparameters: parameters, written as the Trainer's hyperparameters.
+MODEL_NAME_KEY = 'model'
+EPOCHS_KEY = 'epochs'
+BATCH_SIZE_KEY = 'batch_size'
+LEARNING_RATE_KEY = 'learning_rate'
+TRAINING_PARAMETER_KEYS = (MODEL_NAME_KEY, EPOCHS_KEY, BATCH_SIZE_KEY, LEARNING_RATE_KEY)
+
+# GatedEvaluator: the blessing gates.
+MIN_PSNR_GAIN_DB_KEY = 'min_psnr_gain_db'
+MIN_SSIM_KEY = 'min_ssim'
+MAX_PSNR_DROP_DB_KEY = 'max_psnr_drop_db'
+GATE_KEYS = (MIN_PSNR_GAIN_DB_KEY, MIN_SSIM_KEY, MAX_PSNR_DROP_DB_KEY)
 
 # DeployedModelBaseline and DenoisePusher.
 SERVING_DIR_KEY = 'serving_dir'

@@ -26,3 +26,24 @@ ARTIFACTS_DIR_NAME = 'artifacts'          # the pipeline root under the output d
 SERVING_DIR_NAME = 'serving_model'
 RUN_SUMMARY_NAME = 'run_summary.json'
 METADATA_NAME = 'metadata.sqlite'
+
+# ---------------------------------------------------------------- Kubeflow
+# What an operator may change per run or schedule without recompiling: the
+# create_pipeline() arguments compiled as pipeline parameters, and their
+# types; defaults are the values given at compile time. The rest (seed,
+# mixed precision, data validation, caching, resources) is fixed when
+# compiling: it shapes the DAG or the Trainer's container, or (the seed) is
+# shared by the noise and the Trainer.
+RUNTIME_PARAMETER_TYPES = {
+    'data_dir': str,
+    'train_examples': int,
+    'eval_examples': int,
+    'noise_factor': float,
+    'model': str,
+    'epochs': int,
+    'batch_size': int,
+    'learning_rate': float,
+    'min_psnr_gain_db': float,
+    'min_ssim': float,
+    'max_psnr_drop_db': float,
+}

@@ -8,10 +8,15 @@ import re
 
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
+from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 import yaml
 
 from components.baseline.component import DeployedModelBaseline
+from components.evaluation import gates
+from components.model_code import hparams
+from components.noise import noise
+from pipeline import configs
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 
@@ -19,6 +24,47 @@ ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.
 PIPELINE_NAME_PATTERN = re.compile(r'[a-z0-9][a-z0-9-]*')
 MAX_PIPELINE_NAME_LENGTH = 63
 CRON_FIELDS = ('second', 'minute', 'hour', 'day of month', 'month', 'day of week')
+
+def runtime_parameters(values):
+  """{name: RuntimeParameter} for configs.RUNTIME_PARAMETER_TYPES, defaulting to values[name]."""
+  return {name: data_types.RuntimeParameter(name=name, ptype=ptype,
+                                            default=ptype(values[name]))
+          for name, ptype in configs.RUNTIME_PARAMETER_TYPES.items()}
+
+
+_TYPE_NAMES = {int: 'an integer', float: 'a number', str: 'a string'}
+
+
+def _parse_value(name, text):
+  ptype = configs.RUNTIME_PARAMETER_TYPES[name]
+  try:
+    return ptype(text)
+  except ValueError:
+    raise ValueError(f'--param {name}={text}: {name} takes {_TYPE_NAMES[ptype]}') from None
+
+
+def parse_param_overrides(assignments, compiled):
+  """{name: value} from NAME=VALUE strings, checked as the flags are.
+
+  compiled: the compiled defaults {name: value}; each override is checked
+  together with them, so an out-of-range value is refused before submission.
+  """
+  overrides = {}
+  for assignment in assignments:
+    name, sep, text = assignment.partition('=')
+    if not sep or name not in configs.RUNTIME_PARAMETER_TYPES:
+      raise ValueError(f'--param {assignment!r}: use NAME=VALUE with NAME one of '
+                       f'{", ".join(configs.RUNTIME_PARAMETER_TYPES)}')
+    overrides[name] = _parse_value(name, text)
+  run = dict(compiled, **overrides)
+  hparams.validate_training_params(run['model'], run['epochs'], run['batch_size'],
+                                   run['learning_rate'])
+  gates.validate_thresholds(run['min_psnr_gain_db'], run['min_ssim'], run['max_psnr_drop_db'])
+  noise.validate_noise_params(run['noise_factor'], 0)
+  for name in ('train_examples', 'eval_examples'):
+    if run[name] < 0:
+      raise ValueError(f'{name} must be an integer >= 0 (0 = all), got {run[name]}')
+  return overrides
 
 
 def validate_pipeline_name(name):
@@ -66,7 +112,8 @@ def compile_pipeline(pipeline, image, package_path):
   """Writes the KFP package of a TFX pipeline; returns its path.
 
   Every task runs `image`. Tasks of DeployedModelBaseline get caching disabled:
-  their inputs do not change when a new model is deployed.
+  their inputs do not change when a new model is deployed. RuntimeParameters
+  become pipeline parameters with their defaults.
   """
   validate_pipeline_name(pipeline.pipeline_info.pipeline_name)
   if not package_path.endswith('.yaml'):
@@ -81,20 +128,33 @@ def compile_pipeline(pipeline, image, package_path):
   runner.run(pipeline)
   package_path = os.path.join(output_dir, filename)
   _edit_package(package_path, pipeline.pipeline_info.pipeline_root,
-                [c.id for c in pipeline.components if isinstance(c, DeployedModelBaseline)])
+                [c.id for c in pipeline.components if isinstance(c, DeployedModelBaseline)],
+                _parameter_defaults(pipeline))
   return package_path
 
 
-def _edit_package(package_path, pipeline_root, uncached_tasks):
-  """Sets the default pipeline root and disables caching of some tasks, in place."""
+def _parameter_defaults(pipeline):
+  """{name: default} of the RuntimeParameters among the components' properties."""
+  return {value.name: value.default
+          for component in pipeline.components
+          for value in component.exec_properties.values()
+          if isinstance(value, data_types.RuntimeParameter)}
+
+
+def _edit_package(package_path, pipeline_root, uncached_tasks, parameter_defaults):
+  """Sets the default pipeline root and parameters, disables caching of some tasks, in place."""
   with open(package_path) as f:
     text = f.read()
   # The compiler heads the YAML with a comment summary; keep it.
   header = ''.join(line for line in text.splitlines(keepends=True) if line.startswith('#'))
   spec = yaml.safe_load(text)
-  # The YAML holds the PipelineSpec only: the root TFX put in the PipelineJob's
-  # runtime config is lost. The KFP UI offers this one for new runs.
+  # The YAML holds the PipelineSpec only: the root and the parameter values
+  # TFX put in the PipelineJob's runtime config are lost. The KFP UI offers
+  # these for new runs and schedules.
   spec['defaultPipelineRoot'] = pipeline_root
+  for name, parameter in spec['root'].get('inputDefinitions', {}).get('parameters', {}).items():
+    parameter['defaultValue'] = parameter_defaults[name]
+    parameter['isOptional'] = True
   tasks = spec['root']['dag']['tasks']
   for name in uncached_tasks:
     if name not in tasks:
@@ -106,19 +166,24 @@ def _edit_package(package_path, pipeline_root, uncached_tasks):
     yaml.safe_dump(spec, f, sort_keys=True)
 
 
-def submit(client, package_path, experiment, pipeline_root, run_name=None, cron=None):
+def submit(client, package_path, experiment, pipeline_root, run_name=None, cron=None,
+           arguments=None):
   """Starts a run of the package, or a recurring run when cron is given; returns its id.
 
-  client: a kfp.Client; cron: checked by check_submission(). Caching is left as
-  compiled (enable_caching=None): any other value would override every task's,
-  the baseline's included.
+  client: a kfp.Client; cron: checked by check_submission(); arguments: pipeline
+  parameter values for this run or schedule (from parse_param_overrides()).
+  Caching is left as compiled (enable_caching=None): any other value would
+  override every task's, the baseline's included. A schedule runs one run at
+  a time (max_concurrency=1): overlapping runs of one schedule could not
+  both be compared against what serves.
   """
   experiment_id = client.create_experiment(name=experiment).experiment_id  # Get or create.
   if cron:
     return client.create_recurring_run(
         experiment_id=experiment_id, job_name=run_name or f'{experiment} {cron}',
-        cron_expression=cron, pipeline_package_path=package_path,
+        cron_expression=cron, max_concurrency=1, params=arguments or {},
+        pipeline_package_path=package_path,
         pipeline_root=pipeline_root).recurring_run_id
   return client.create_run_from_pipeline_package(
-      package_path, run_name=run_name, experiment_id=experiment_id,
-      pipeline_root=pipeline_root).run_id
+      package_path, arguments=arguments or {}, run_name=run_name,
+      experiment_id=experiment_id, pipeline_root=pipeline_root).run_id

@@ -2,20 +2,23 @@
 import os
 
 # Not `tfx.v1`: it imports the Google Cloud extensions, ~10 s of start-up.
-from tfx.components import Evaluator
 from tfx.components import ExampleValidator
 from tfx.components import SchemaGen
 from tfx.components import StatisticsGen
 from tfx.components import Trainer
+from tfx.orchestration import data_types
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import trainer_pb2
 
 from components import features
 from components import keys
 from components.baseline.component import DeployedModelBaseline
-from components.evaluation import eval_config as eval_config_lib
+from components.evaluation import gates
+from components.evaluation.component import GatedEvaluator
+from components.hyperparameters.component import TrainingHyperparameters
 from components.ingestion.component import FashionMnistExampleGen
 from components.model_code import hparams
+from components.noise import noise
 from components.noise.component import NoiseAugmenter
 from components.pusher.component import DenoisePusher
 from components.report.component import DenoiseReport
@@ -26,6 +29,11 @@ TRAINER_MODULE_FILE = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     'components', 'model_code', 'denoise_trainer.py')
 TRAINER_RUN_FN = 'components.model_code.denoise_trainer.run_fn'
+
+
+def _default(value):
+  """A value, or the default of a run-time parameter (what a run gets unless told otherwise)."""
+  return value.default if isinstance(value, data_types.RuntimeParameter) else value
 
 
 def create_pipeline(
@@ -60,9 +68,18 @@ def create_pipeline(
   deployed_version: the newest version in serving_dir when the pipeline is
     built; it keys the baseline's cache so a new deployment is noticed.
   trainer_platform_config: e.g. a Kubeflow GPU request for the Trainer.
+
+  data_dir, the example counts, noise_factor, the four training
+  hyperparameters and the three gates may be RuntimeParameters (Kubeflow
+  pipeline parameters); their defaults are checked here, their run-time
+  values by the executors.
   """
-  hparams.validate_training_params(model, epochs, batch_size, learning_rate)
+  hparams.validate_training_params(
+      *map(_default, (model, epochs, batch_size, learning_rate)))
+  gates.validate_thresholds(*map(_default, (min_psnr_gain_db, min_ssim, max_psnr_drop_db)))
+  noise.validate_noise_params(_default(noise_factor), seed)
   for name, value in (('train_examples', train_examples), ('eval_examples', eval_examples)):
+    value = _default(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
       raise ValueError(f'{name} must be an integer >= 0 (0 = all), got {value!r}')
 
@@ -82,15 +99,16 @@ def create_pipeline(
       examples=example_gen.outputs[keys.EXAMPLES_KEY], noise_factor=noise_factor, seed=seed)
   augmented_examples = noise_augmenter.outputs[keys.AUGMENTED_EXAMPLES_KEY]
 
+  hyperparameters = TrainingHyperparameters(
+      model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
   trainer_source = ({'module_file': trainer_module_file} if trainer_module_file
                     else {'run_fn': TRAINER_RUN_FN})
   trainer = Trainer(
       examples=augmented_examples,
+      hyperparameters=hyperparameters.outputs[keys.HYPERPARAMETERS_KEY],
       train_args=trainer_pb2.TrainArgs(splits=[features.TRAIN_SPLIT]),
       eval_args=trainer_pb2.EvalArgs(splits=[features.EVAL_SPLIT]),
-      custom_config={'model': model, 'epochs': epochs, 'batch_size': batch_size,
-                     'learning_rate': learning_rate, 'seed': seed,
-                     'mixed_precision': mixed_precision,
+      custom_config={'seed': seed, 'mixed_precision': mixed_precision,
                      # Part of the cache key: every project file training runs.
                      'code_fingerprint': code_fingerprint.fingerprint(TRAINER_MODULE_FILE)},
       **trainer_source)
@@ -101,13 +119,13 @@ def create_pipeline(
   baseline = DeployedModelBaseline(
       model=model_channel, serving_dir=serving_dir, deployed_version=deployed_version)
 
-  evaluator = Evaluator(
+  evaluator = GatedEvaluator(
       examples=augmented_examples,
       model=model_channel,
       baseline_model=baseline.outputs[keys.BASELINE_MODEL_KEY],
       example_splits=[features.EVAL_SPLIT],
-      eval_config=eval_config_lib.make_eval_config(
-          min_psnr_gain_db, min_ssim, max_psnr_drop_db))
+      min_psnr_gain_db=min_psnr_gain_db, min_ssim=min_ssim,
+      max_psnr_drop_db=max_psnr_drop_db).with_id('Evaluator')
 
   pusher = DenoisePusher(
       model=model_channel, model_blessing=evaluator.outputs[keys.BLESSING_KEY],
@@ -120,7 +138,8 @@ def create_pipeline(
       baseline_model=baseline.outputs[keys.BASELINE_MODEL_KEY],
       pushed_model=pusher.outputs[keys.PUSHED_MODEL_KEY])
 
-  components += [noise_augmenter, trainer, baseline, evaluator, pusher, report]
+  components += [noise_augmenter, hyperparameters, trainer, baseline, evaluator, pusher,
+                 report]
   return tfx_pipeline.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,

@@ -36,7 +36,8 @@ UPSTREAM = {
     'SchemaGen': {'StatisticsGen'},
     'ExampleValidator': {'StatisticsGen', 'SchemaGen'},
     'NoiseAugmenter': {'FashionMnistExampleGen'},
-    'Trainer': {'NoiseAugmenter'},
+    'TrainingHyperparameters': set(),
+    'Trainer': {'NoiseAugmenter', 'TrainingHyperparameters'},
     'DeployedModelBaseline': {'Trainer'},
     'Evaluator': {'NoiseAugmenter', 'Trainer', 'DeployedModelBaseline'},
     'DenoisePusher': {'Trainer', 'Evaluator'},
@@ -47,12 +48,21 @@ UNCACHED = {'DeployedModelBaseline'}
 REAL_CLIENT = kfp.Client
 
 
+# Compile-time values of the run-time parameters: the flags' defaults but a
+# data directory and 3 epochs, to tell them from the defaults.
+COMPILED = dict(data_dir='gs://data/fashion-mnist', train_examples=0, eval_examples=0,
+                noise_factor=0.2, model='tutorial', epochs=3, batch_size=32,
+                learning_rate=0.001, min_psnr_gain_db=3.0, min_ssim=0.65,
+                max_psnr_drop_db=0.1)
+
+
 def _compile(package_path, gpus=2, **kwargs):
   """Compiles as kubeflow_runner.py does, with 2 GPUs to tell the count from the default."""
   pipeline = pipeline_lib.create_pipeline(
       pipeline_root=ROOT, serving_dir=f'{ROOT}/{configs.SERVING_DIR_NAME}',
       trainer_module_file=None,
-      trainer_platform_config=kubeflow.trainer_resources(4.0, 16.0, gpus, GPU), **kwargs)
+      trainer_platform_config=kubeflow.trainer_resources(4.0, 16.0, gpus, GPU),
+      **kubeflow.runtime_parameters(COMPILED), **kwargs)
   return kubeflow.compile_pipeline(pipeline, IMAGE, str(package_path))
 
 
@@ -133,6 +143,53 @@ def test_baseline_alone_is_never_cached(package, tmp_path):
 
   spec, _ = _load(_compile(tmp_path / 'uncached.yaml', enable_cache=False))
   assert not any(task.caching_options.enable_cache for task in spec.root.dag.tasks.values())
+
+
+def test_what_an_operator_changes_per_run_is_a_pipeline_parameter(package):
+  _, spec, _ = package
+  parameter_type = pipeline_spec_pb2.ParameterType.ParameterTypeEnum
+  declared = {name: (parameter_type.Name(p.parameter_type), json_format.MessageToDict(
+                  p.default_value), p.is_optional)
+              for name, p in spec.root.input_definitions.parameters.items()}
+  assert declared == {
+      'data_dir': ('STRING', 'gs://data/fashion-mnist', True),
+      'train_examples': ('NUMBER_INTEGER', 0, True),
+      'eval_examples': ('NUMBER_INTEGER', 0, True),
+      'noise_factor': ('NUMBER_DOUBLE', 0.2, True),
+      'model': ('STRING', 'tutorial', True),
+      'epochs': ('NUMBER_INTEGER', 3, True),
+      'batch_size': ('NUMBER_INTEGER', 32, True),
+      'learning_rate': ('NUMBER_DOUBLE', 0.001, True),
+      'min_psnr_gain_db': ('NUMBER_DOUBLE', 3.0, True),
+      'min_ssim': ('NUMBER_DOUBLE', 0.65, True),
+      'max_psnr_drop_db': ('NUMBER_DOUBLE', 0.1, True),
+  }
+  # Each task reads its parameters from the run, not from a compiled constant.
+  consumers = {'FashionMnistExampleGen': {'data_dir', 'train_examples', 'eval_examples'},
+               'NoiseAugmenter': {'noise_factor'},
+               'TrainingHyperparameters': {'model', 'epochs', 'batch_size', 'learning_rate'},
+               'Evaluator': {'min_psnr_gain_db', 'min_ssim', 'max_psnr_drop_db'}}
+  for task, names in consumers.items():
+    inputs = spec.root.dag.tasks[task].inputs.parameters
+    assert {name: inputs[name].component_input_parameter for name in names} == {
+        name: name for name in names}, task
+
+
+def test_param_overrides_are_typed_and_checked_before_submission():
+  assert kubeflow.parse_param_overrides(
+      ['epochs=5', 'min_ssim=0.9', 'data_dir=gs://other', 'model=unet'], COMPILED) == {
+          'epochs': 5, 'min_ssim': 0.9, 'data_dir': 'gs://other', 'model': 'unet'}
+  for assignment, message in (
+      ('seed=3', r"--param 'seed=3': use NAME=VALUE with NAME one of data_dir, "),
+      ('epochs', "--param 'epochs': use NAME=VALUE"),
+      ('epochs=2.5', '--param epochs=2.5: epochs takes an integer'),
+      ('epochs=0', 'epochs must be an integer >= 1, got 0'),
+      ('min_ssim=1.5', r'min_ssim must be in \[-1, 1\], got 1.5'),
+      ('noise_factor=-0.1', 'noise_factor must be finite and >= 0'),
+      ('train_examples=-1', 'train_examples must be an integer >= 0'),
+      ('model=resnet', 'model must be one of tutorial, unet')):
+    with pytest.raises(ValueError, match=message):
+      kubeflow.parse_param_overrides([assignment], COMPILED)
 
 
 def test_trainer_imports_run_fn_from_the_image(package):
@@ -237,24 +294,26 @@ def test_run_uploads_the_package_into_the_experiment(run_cli, tmp_path, capsys):
   output = str(tmp_path / 'denoise.yaml')
   clients = run_cli(f'--image={IMAGE}', f'--pipeline_root={ROOT}', f'--output={output}',
                     '--run', '--endpoint=http://kfp:8888', '--experiment=nightly',
-                    '--run_name=try-1', '--gpus=0', '--epochs=3')
+                    '--run_name=try-1', '--gpus=0', '--epochs=3', '--seed=7',
+                    '--param=min_ssim=0.8', '--param=epochs=4')
   [client] = clients
   assert client.host == 'http://kfp:8888'
   assert client.calls == [
       ('create_experiment', {'name': 'nightly'}),
       ('create_run_from_pipeline_package', {
-          'pipeline_file': output, 'run_name': 'try-1', 'experiment_id': 'experiment-7',
-          'pipeline_root': ROOT})]
+          'pipeline_file': output, 'arguments': {'min_ssim': 0.8, 'epochs': 4},
+          'run_name': 'try-1', 'experiment_id': 'experiment-7', 'pipeline_root': ROOT})]
   assert 'Run run-1 in experiment' in capsys.readouterr().out
-  # The flags reached the package.
+  # The flags reached the package: as parameter defaults, or compiled in.
   spec, executors = _load(output)
   assert executors['Trainer'].container.image == IMAGE
   assert not executors['Trainer'].container.resources.HasField('accelerator')
+  parameters = spec.root.input_definitions.parameters
+  assert parameters['epochs'].default_value.number_value == 3
+  assert parameters['data_dir'].default_value.string_value == ''  # Resolved in the container.
   trainer_inputs = spec.root.dag.tasks['Trainer'].inputs.parameters
   assert json.loads(trainer_inputs['custom_config'].runtime_value.constant.string_value)[
-      'epochs'] == 3
-  data_dir = spec.root.dag.tasks['FashionMnistExampleGen'].inputs.parameters['data_dir']
-  assert data_dir.runtime_value.constant.string_value == ''  # Resolved in the container.
+      'seed'] == 7
   baseline_inputs = spec.root.dag.tasks['DeployedModelBaseline'].inputs.parameters
   assert (baseline_inputs['serving_dir'].runtime_value.constant.string_value ==
           f'{ROOT}/{configs.SERVING_DIR_NAME}')
@@ -263,13 +322,15 @@ def test_run_uploads_the_package_into_the_experiment(run_cli, tmp_path, capsys):
 def test_cron_creates_a_recurring_run(run_cli, tmp_path, capsys):
   output = str(tmp_path / 'denoise.yaml')
   clients = run_cli(f'--pipeline_root={ROOT}', f'--output={output}',
-                    '--cron=0 0 3 * * *', '--endpoint=http://kfp:8888')
+                    '--cron=0 0 3 * * *', '--endpoint=http://kfp:8888',
+                    '--param=noise_factor=0.3')
   [client] = clients
   assert client.calls == [
       ('create_experiment', {'name': configs.PIPELINE_NAME}),
       ('create_recurring_run', {
           'experiment_id': 'experiment-7', 'job_name': f'{configs.PIPELINE_NAME} 0 0 3 * * *',
-          'cron_expression': '0 0 3 * * *', 'pipeline_package_path': output,
+          'cron_expression': '0 0 3 * * *', 'max_concurrency': 1,
+          'params': {'noise_factor': 0.3}, 'pipeline_package_path': output,
           'pipeline_root': ROOT})]
   assert 'Recurring run recurring-1' in capsys.readouterr().out
 
@@ -277,6 +338,8 @@ def test_cron_creates_a_recurring_run(run_cli, tmp_path, capsys):
 @pytest.mark.parametrize('argv, message', [
     (['--cron=0 3 * * *', '--endpoint=http://kfp'], '--cron needs 6 fields'),
     (['--run'], '--run needs --endpoint'),
+    (['--param=epochs=2'], '--param sets a value for --run or --cron'),
+    (['--run', '--endpoint=http://kfp', '--param=min_ssim=2'], 'min_ssim must be in'),
 ])
 def test_bad_submissions_are_refused_before_compiling(run_cli, tmp_path, argv, message):
   output = tmp_path / 'denoise.yaml'
@@ -290,7 +353,8 @@ def test_help_lists_the_flags():
                           capture_output=True, text=True, timeout=120, check=False)
   for flag in ('image', 'pipeline_root', 'serving_dir', 'output', 'gpus', 'accelerator',
                'cpu_limit', 'memory_limit', 'endpoint', '[no]run', 'cron', 'experiment',
-               'run_name', 'epochs', 'model', 'min_ssim', 'data_dir', 'beam_pipeline_args'):
+               'run_name', 'epochs', 'model', 'min_ssim', 'data_dir', 'beam_pipeline_args',
+               'param'):
     assert f'--{flag}:' in result.stdout, flag
 
 

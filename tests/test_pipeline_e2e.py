@@ -18,7 +18,7 @@ from tests.test_metrics import numpy_metrics
 # Small enough for CI, enough steps for the tutorial model to pass the default gates.
 TRAINING = dict(epochs=2, batch_size=8, learning_rate=3e-3)
 DATA_STAGES = ('FashionMnistExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator',
-               'NoiseAugmenter', 'Trainer')
+               'NoiseAugmenter', 'TrainingHyperparameters', 'Trainer')
 
 
 def _run(data_dir, output_dir, **overrides):
@@ -52,7 +52,7 @@ def test_first_run_executes_everything_blesses_and_pushes(runs):
   summary, printed = results[0]
   assert summary['status'] == 'succeeded' and summary['error'] is None
   assert set(_states(summary).values()) == {'executed'}
-  assert len(summary['components']) == 10
+  assert len(summary['components']) == 11
   assert all(c['seconds'] >= 0 for c in summary['components'])
   assert summary['blessed'] and summary['pushed']
   serving_dir = os.path.join(output_dir, configs.SERVING_DIR_NAME)

@@ -161,8 +161,14 @@ def export_serving_model(model, export_dir):
 
 
 def run_fn(fn_args):
-  """TFX Trainer entry point (GenericExecutor)."""
-  config = fn_args.custom_config
+  """TFX Trainer entry point (GenericExecutor).
+
+  Settings come from custom_config (seed, mixed_precision) and the
+  hyperparameters input (model, epochs, batch_size, learning_rate: what
+  TrainingHyperparameters, or a Tuner, writes), which wins.
+  """
+  config = dict(fn_args.custom_config or {},
+                **(fn_args.hyperparameters or {}).get('values', {}))
   hparams.validate_training_params(config['model'], config['epochs'],
                                      config['batch_size'], config['learning_rate'])
   strategy = distribution_strategy()

@@ -1,5 +1,6 @@
 """NoiseAugmenter: adds the tutorial's Gaussian noise to ingested examples, in Beam."""
 from tfx import types
+from tfx.orchestration import data_types
 from tfx.dsl.components.base import base_beam_component
 from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_artifacts
@@ -28,7 +29,10 @@ class NoiseAugmenter(base_beam_component.BaseBeamComponent):
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
   def __init__(self, examples, noise_factor, seed):
-    noise.validate_noise_params(noise_factor, seed)  # fail at construction
+    """noise_factor and seed: values, or Kubeflow RuntimeParameters (checked when run)."""
+    if not isinstance(noise_factor, data_types.RuntimeParameter):
+      noise.validate_noise_params(noise_factor, seed)  # fail at construction
+      noise_factor = float(noise_factor)
     super().__init__(spec=NoiseAugmenterSpec(
-        examples=examples, noise_factor=float(noise_factor), seed=int(seed),
+        examples=examples, noise_factor=noise_factor, seed=int(seed),
         augmented_examples=types.Channel(type=standard_artifacts.Examples)))
