@@ -13,7 +13,7 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
 from components.ingestion import idx
-from components.pusher import serving_dir as serving_dir_lib
+from components import serving_dir as serving_dir_lib
 from pipeline import configs
 from pipeline import flags as pipeline_flags
 from pipeline import local_run

@@ -7,7 +7,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from components.pusher import serving_dir as serving_dir_lib
+from components import serving_dir as serving_dir_lib
 from components.report import report
 from pipeline import configs
 from pipeline import local_run

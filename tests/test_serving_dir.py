@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from components.pusher import component as pusher
-from components.pusher import serving_dir
+from components import serving_dir
 
 
 def _model(tmp_path):

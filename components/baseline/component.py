@@ -23,7 +23,7 @@ from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import path_utils
 
-from components.pusher import serving_dir as serving_dir_lib
+from components import serving_dir as serving_dir_lib
 
 DEPLOYED_VERSION_PROPERTY = 'deployed_version'
 

@@ -19,7 +19,7 @@ from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import path_utils
 
 from components.evaluation import eval_config
-from components.pusher import serving_dir as serving_dir_lib
+from components import serving_dir as serving_dir_lib
 
 # Custom properties of the PushedModel artifact; the first three as the stock Pusher.
 PUSHED = 'pushed'
