@@ -80,6 +80,17 @@ def _numbered(serving_dir):
   return [n for n in names if n.isdigit()]
 
 
+def _with_marker(serving_dir, names):
+  """The names among `names` whose directory holds PUSH_METADATA."""
+  if not names:
+    return set()
+  if any(c in serving_dir for c in '*?[]\\'):  # glob would read the path as a pattern
+    return {n for n in names if gfile.exists(os.path.join(serving_dir, n, PUSH_METADATA))}
+  # One listing, where an object store needs a request per exists().
+  markers = gfile.glob(os.path.join(serving_dir, '*', PUSH_METADATA))
+  return {os.path.basename(os.path.dirname(m.rstrip('/'))) for m in markers}
+
+
 def versions(serving_dir):
   """Complete versions in serving_dir, oldest first.
 
@@ -87,10 +98,7 @@ def versions(serving_dir):
   was interrupted, is still copying, or the directory was not made here.
   """
   numbered = _numbered(serving_dir)
-  if not numbered:
-    return []
-  markers = gfile.glob(os.path.join(serving_dir, '*', PUSH_METADATA))
-  complete = {os.path.basename(os.path.dirname(m.rstrip('/'))) for m in markers}
+  complete = _with_marker(serving_dir, numbered)
   for name in sorted(set(numbered) - complete, key=int):
     logging.warning('Ignoring incomplete version %s: it has no %s (a push was interrupted '
                     'or is running now); delete it if no push is running.',

@@ -114,6 +114,12 @@ def test_publish_creates_complete_sortable_versions(model, tmp_path):
   assert sorted(os.listdir(target)) == ['.push.lock', '1000', '1001']  # no staging left
 
 
+def test_serving_dir_whose_path_looks_like_a_glob_pattern(model, tmp_path):
+  target = str(tmp_path / 'serving[1]')
+  serving_dir.publish(model, target, {}, None, now=lambda: 1000)
+  assert serving_dir.versions(target) == ['1000']
+
+
 def test_push_publishes_against_the_current_deployment(model, tmp_path):
   target = str(tmp_path / 'serving')
   serving_dir.publish(model, target, {}, None, now=lambda: 1000)
@@ -447,6 +453,7 @@ def test_object_store_racing_pushers_exactly_one_pushes(model, store, monkeypatc
 
 def test_object_store_lease_of_a_dead_pusher_expires_a_live_one_blocks(model, store, monkeypatch):
   target = 'fake://serving'
+  monkeypatch.setattr(serving_dir, 'LOCK_WAIT_SECONDS', 0.2)
   store.makedirs(target)
   expired = f'.push-{1000 - serving_dir.LEASE_SECONDS - 1}-7-00000001-other-host'
   with store.GFile(f'{target}/{expired}', 'w') as f:
@@ -457,7 +464,6 @@ def test_object_store_lease_of_a_dead_pusher_expires_a_live_one_blocks(model, st
   live = '.push-1000-7-00000002-other-host'
   with store.GFile(f'{target}/{live}', 'w') as f:
     f.write('{}')
-  monkeypatch.setattr(serving_dir, 'LOCK_WAIT_SECONDS', 0.2)
   with pytest.raises(locks.Busy, match=f'^another push \\({live}\\) is using {target} '):
     serving_dir.publish(model, target, {}, '1000', now=lambda: 1000)
   assert sorted(store.listdir(target)) == [live, '1000']
