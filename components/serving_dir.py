@@ -204,13 +204,13 @@ def _pid_alive(pid):
   return True
 
 
-def _staging_is_dead(writer, now):
-  """A staging dir is dead when old, or when its writer was on this host and has exited.
+def _writer_is_dead(writer, now, max_age_seconds):
+  """Dead when older than max_age_seconds, or when it ran on this host and has exited.
 
-  A reused pid only delays the clean-up until the age limit.
+  A reused pid only makes it look alive until the age limit.
   """
   started, pid, host = writer
-  if now() - started > STAGING_MAX_AGE_SECONDS:
+  if now() - started > max_age_seconds:
     return True
   return host == socket.gethostname() and not _pid_alive(pid)
 
@@ -218,21 +218,21 @@ def _staging_is_dead(writer, now):
 def _remove_dead_staging(serving_dir, now):
   for name in gfile.listdir(serving_dir):
     writer = _writer(name, _STAGING_PREFIX)
-    if writer and _staging_is_dead(writer, now):
+    if writer and _writer_is_dead(writer, now, STAGING_MAX_AGE_SECONDS):
       logging.info('Removing the staging directory of a dead push: %s', name)
       gfile.rmtree(os.path.join(serving_dir, name.rstrip('/')))
 
 
 def _live_leases(serving_dir, now, mine):
-  """Leases of other pushers; expired ones (dead pushers) are deleted."""
+  """Leases of other pushers; those of dead pushers are deleted."""
   live = []
   for name in gfile.listdir(serving_dir):
     name = name.rstrip('/')
     writer = _writer(name, _LEASE_PREFIX)
     if writer is None or name == mine:
       continue
-    if now() - writer[0] > LEASE_SECONDS:
-      logging.warning('Deleting the expired push lease %s of a dead pusher.', name)
+    if _writer_is_dead(writer, now, LEASE_SECONDS):
+      logging.warning('Deleting the push lease %s of a dead pusher.', name)
       with contextlib.suppress(tf.errors.NotFoundError):
         gfile.remove(os.path.join(serving_dir, name))
     else:
@@ -248,7 +248,8 @@ def _object_store_lease(serving_dir, now):
   only if there is no live one; otherwise it deletes its own, waits a random
   while and tries again. Of two pushers, the one that lists last sees the
   other's lease, so at most one proceeds. A lease older than LEASE_SECONDS
-  (by its writer's clock) is a dead pusher's and is ignored.
+  (by its writer's clock), or written on this host by an exited process, is
+  a dead pusher's and is deleted.
   """
   deadline = time.monotonic() + LOCK_WAIT_SECONDS
   while True:

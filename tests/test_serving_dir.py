@@ -451,13 +451,15 @@ def test_object_store_racing_pushers_exactly_one_pushes(model, store, monkeypatc
   _assert_exactly_one_pushed(_race_threads(model, target), target)
 
 
-def test_object_store_lease_of_a_dead_pusher_expires_a_live_one_blocks(model, store, monkeypatch):
+def test_object_store_lease_of_a_dead_pusher_is_ignored_a_live_one_blocks(model, store, monkeypatch):
   target = 'fake://serving'
   monkeypatch.setattr(serving_dir, 'LOCK_WAIT_SECONDS', 0.2)
   store.makedirs(target)
-  expired = f'.push-{1000 - serving_dir.LEASE_SECONDS - 1}-7-00000001-other-host'
-  with store.GFile(f'{target}/{expired}', 'w') as f:
-    f.write('{}')
+  dead = [f'.push-{1000 - serving_dir.LEASE_SECONDS - 1}-7-00000001-other-host',  # expired
+          f'.push-1000-{_exited_pid()}-00000003-{socket.gethostname()}']  # exited
+  for name in dead:
+    with store.GFile(f'{target}/{name}', 'w') as f:
+      f.write('{}')
   serving_dir.publish(model, target, {}, None, now=lambda: 1000)
   assert sorted(store.listdir(target)) == ['1000']
 
