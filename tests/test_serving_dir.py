@@ -451,7 +451,8 @@ def test_object_store_racing_pushers_exactly_one_pushes(model, store, monkeypatc
   _assert_exactly_one_pushed(_race_threads(model, target), target)
 
 
-def test_object_store_lease_of_a_dead_pusher_is_ignored_a_live_one_blocks(model, store, monkeypatch):
+def test_object_store_lease_of_a_dead_pusher_is_ignored_a_live_one_blocks(
+    model, store, monkeypatch):
   target = 'fake://serving'
   monkeypatch.setattr(serving_dir, 'LOCK_WAIT_SECONDS', 0.2)
   store.makedirs(target)
