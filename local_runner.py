@@ -12,6 +12,7 @@ warnings.filterwarnings('ignore', category=FutureWarning)
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
+from components import locks
 from components.ingestion import idx
 from pipeline import configs
 from pipeline import flags as pipeline_flags
@@ -31,15 +32,18 @@ def main(_):
   os.environ['PYTHONPATH'] = os.pathsep.join(
       p for p in (project_root, os.environ.get('PYTHONPATH')) if p)
   try:
-    pipeline = local_run.create_local_pipeline(
-        output_dir,
-        data_dir=idx.resolve_data_dir(pipeline_flags.DATA_DIR.value),
-        serving_dir=pipeline_flags.SERVING_DIR.value,
-        beam_pipeline_args=pipeline_flags.BEAM_PIPELINE_ARGS.value,
-        **pipeline_flags.pipeline_kwargs())
-  except ValueError as e:  # idx.DataError included
+    # One run per output directory: they would share ML Metadata's SQLite
+    # store. The OS drops the lock when the process dies, even by kill -9.
+    with locks.pid_lock(os.path.join(output_dir, locks.LOCK_FILE), output_dir):
+      pipeline = local_run.create_local_pipeline(
+          output_dir,
+          data_dir=idx.resolve_data_dir(pipeline_flags.DATA_DIR.value),
+          serving_dir=pipeline_flags.SERVING_DIR.value,
+          beam_pipeline_args=pipeline_flags.BEAM_PIPELINE_ARGS.value,
+          **pipeline_flags.pipeline_kwargs())
+      summary = local_run.run(pipeline, output_dir)
+  except (ValueError, locks.Busy) as e:  # idx.DataError included
     sys.exit(f'error: {e}')
-  summary = local_run.run(pipeline, output_dir)
   sys.exit(0 if summary['status'] == 'succeeded' else 1)
 
 

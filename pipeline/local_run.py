@@ -182,7 +182,23 @@ def run(pipeline, output_dir, echo=print):
   report_dir = None if error else latest_report_dir(pipeline.metadata_connection_config)
   summary = build_summary('failed' if error else 'succeeded', progress.components,
                           report_dir, error)
-  with open(os.path.join(output_dir, configs.RUN_SUMMARY_NAME), 'w') as f:
-    json.dump(summary, f, indent=2)
   echo(format_summary(summary), flush=True)
+  _write_summary(os.path.join(output_dir, configs.RUN_SUMMARY_NAME), summary, echo)
   return summary
+
+
+def _write_summary(path, summary, echo):
+  """Writes run_summary.json whole (temporary file, then rename), or says why not.
+
+  A full disk must not turn a run's outcome into a traceback: the summary was
+  printed already, and the exit status still tells it.
+  """
+  temporary = f'{path}.tmp'
+  try:
+    with open(temporary, 'w') as f:
+      json.dump(summary, f, indent=2)
+    os.replace(temporary, path)
+  except OSError as e:
+    echo(f'Warning: could not write {path}: {e.strerror or e}', flush=True)
+    if os.path.exists(temporary):
+      os.remove(temporary)

@@ -129,7 +129,8 @@ def create_pipeline(
 
   pusher = DenoisePusher(
       model=model_channel, model_blessing=evaluator.outputs[keys.BLESSING_KEY],
-      evaluation=evaluator.outputs[keys.EVALUATION_KEY], serving_dir=serving_dir)
+      evaluation=evaluator.outputs[keys.EVALUATION_KEY],
+      baseline_model=baseline.outputs[keys.BASELINE_MODEL_KEY], serving_dir=serving_dir)
 
   report = DenoiseReport(
       model=model_channel,

@@ -20,7 +20,7 @@ class Executor(base_executor.BaseExecutor):
       input_dict: `model`: the candidate, its own baseline when nothing is deployed.
       output_dict: `baseline_model`: a Model whose Format-Serving/ holds the
         baseline SavedModel; its `deployed_version` property is the version
-        copied ('' for the candidate).
+        copied ('' for the candidate), which the pusher compares and swaps.
       exec_properties: `serving_dir` (the push destination); `deployed_version`
         (only a cache key: the version is read from serving_dir here).
     """
@@ -34,6 +34,8 @@ class Executor(base_executor.BaseExecutor):
                    serving_dir)
     else:
       source = os.path.join(serving_dir, version)
+      # A broken deployment fails the run here, named, before anything is pushed.
+      serving_dir_lib.check_deployable(source)
       logging.info('Baseline: deployed version %s', source)
     serving_dir_lib.copy_tree(source, path_utils.serving_model_path(baseline.uri))
     baseline.set_string_custom_property(keys.DEPLOYED_VERSION_KEY, version or '')

@@ -29,7 +29,12 @@ def make_eval_config(min_psnr_gain_db, min_ssim, max_psnr_drop_db):
                              per_slice_thresholds=per_slice_thresholds)
 
   return tfma.EvalConfig(
-      model_specs=[tfma.ModelSpec(signature_name=features.EXAMPLES_SIGNATURE,
+      # tf_generic always: TFMA otherwise guesses, and guesses Keras whenever
+      # tf.keras happens to be Keras 2 in the process (tensorflow_transform's
+      # import makes it so); as Keras it re-applies the compiled loss to the
+      # [batch, 784] label and the two-channel prediction, and fails.
+      model_specs=[tfma.ModelSpec(model_type=tfma.TF_GENERIC,
+                                  signature_name=features.EXAMPLES_SIGNATURE,
                                   label_key=features.CLEAN_KEY,
                                   prediction_key=features.EVAL_OUTPUT_KEY)],
       slicing_specs=[tfma.SlicingSpec(),

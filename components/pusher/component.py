@@ -1,8 +1,10 @@
 """DenoisePusher: pushes a blessed model to a new version of the serving directory.
 
-Unlike the stock Pusher it publishes a version atomically (staged, then
-renamed), never overwrites one, never pushes the model that is already
-deployed a second time, and records why it did not push.
+Unlike the stock Pusher it pushes only if what serves is still the version
+the Evaluator compared against (compare-and-swap, one pusher at a time),
+publishes a version complete or not at all, never overwrites one, never
+pushes the model that is already deployed a second time, and records why it
+did not push.
 """
 from tfx import types
 from tfx.dsl.components.base import base_component
@@ -22,6 +24,8 @@ class DenoisePusherSpec(ComponentSpec):
       keys.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
       keys.MODEL_BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
       keys.EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation),
+      # What the Evaluator compared against: its deployed_version property.
+      keys.BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
   }
   OUTPUTS = {keys.PUSHED_MODEL_KEY: ChannelParameter(type=standard_artifacts.PushedModel)}
 
@@ -31,8 +35,8 @@ class DenoisePusher(base_component.BaseComponent):
   SPEC_CLASS = DenoisePusherSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-  def __init__(self, model, model_blessing, evaluation, serving_dir):
+  def __init__(self, model, model_blessing, evaluation, baseline_model, serving_dir):
     super().__init__(spec=DenoisePusherSpec(
         model=model, model_blessing=model_blessing, evaluation=evaluation,
-        serving_dir=serving_dir,
+        baseline_model=baseline_model, serving_dir=serving_dir,
         pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

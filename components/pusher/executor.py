@@ -28,13 +28,18 @@ class Executor(base_executor.BaseExecutor):
     """Pushes `model` to a new version of `serving_dir`, or records why not.
 
     Args:
-      input_dict: `model`, its `model_blessing` and the `evaluation` whose
-        failed gates explain a refusal.
+      input_dict: `model`, its `model_blessing`, the `evaluation` whose
+        failed gates explain a refusal, and the `baseline_model` whose
+        `deployed_version` property is what the model was compared against:
+        the push happens only if that is still the newest version.
       output_dict: `pushed_model`: properties `pushed` (0/1), `reason`, and
         when pushed `pushed_destination` and `pushed_version`.
       exec_properties: `serving_dir`: the versioned push destination.
     """
     model = artifact_utils.get_single_instance(input_dict[keys.MODEL_KEY])
+    compared_with = artifact_utils.get_single_instance(
+        input_dict[keys.BASELINE_MODEL_KEY]).get_string_custom_property(
+            keys.DEPLOYED_VERSION_KEY)
     blessing = artifact_utils.get_single_instance(input_dict[keys.MODEL_BLESSING_KEY])
     evaluation = artifact_utils.get_single_instance(input_dict[keys.EVALUATION_KEY])
     pushed = artifact_utils.get_single_instance(output_dict[keys.PUSHED_MODEL_KEY])
@@ -48,13 +53,18 @@ class Executor(base_executor.BaseExecutor):
                 if latest else {})
     push, reason = decide_push(blessed, reasons, model.uri, deployed)
     logging.info('Pusher: %s', reason)
+    if push:
+      try:
+        destination = serving_dir_lib.publish(
+            path_utils.serving_model_path(model.uri), serving_dir,
+            {'model_uri': model.uri, 'model_id': model.id}, compared_with)
+      except serving_dir_lib.DeploymentChanged as changed:
+        push, reason = False, str(changed)
+        logging.warning('Pusher: %s', reason)
     pushed.set_string_custom_property(keys.PUSH_REASON_PROPERTY, reason)
     if not push:
       pushed.set_int_custom_property(keys.PUSHED_PROPERTY, 0)
       return
-    destination = serving_dir_lib.push(
-        path_utils.serving_model_path(model.uri), serving_dir,
-        {'model_uri': model.uri, 'model_id': model.id})
     pushed.set_int_custom_property(keys.PUSHED_PROPERTY, 1)
     pushed.set_string_custom_property(keys.PUSHED_DESTINATION_PROPERTY, destination)
     pushed.set_string_custom_property(keys.PUSHED_VERSION_PROPERTY,
