@@ -58,5 +58,7 @@ PUSHED_DESTINATION_PROPERTY = 'pushed_destination'
 PUSHED_VERSION_PROPERTY = 'pushed_version'
 PUSH_REASON_PROPERTY = 'reason'
 
-# DenoiseReport.
+# DenoiseReport: the report directory, and what the KFP UI shows of a run.
 REPORT_KEY = 'report'
+METRICS_KEY = 'metrics'           # system.Metrics: the scalars, as custom properties
+HTML_REPORT_KEY = 'html_report'   # system.HTML: report.html, the file at its URI

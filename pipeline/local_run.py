@@ -12,6 +12,7 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from artifact_types import DenoiseReportArtifact
 from components import serving_dir as serving_dir_lib
+from components.report import report as report_lib
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
 
@@ -123,6 +124,8 @@ def build_summary(status, components, report_dir, error=None):
       'baseline_metrics': ({k: baseline[k] for k in SUMMARY_METRIC_KEYS}
                            if baseline else None),
       'report_dir': report_dir,
+      # The report component writes report.html whenever it publishes its directory.
+      'report_html': os.path.join(report_dir, report_lib.HTML_NAME) if report_dir else None,
       'components': components,
       'error': error,
   }
@@ -148,8 +151,8 @@ def format_summary(summary):
                  'NOT blessed: ' + '; '.join(summary['reasons']))
     lines.append(f'Pushed to {summary["pushed_model_dir"]}' if summary['pushed'] else
                  f'Not pushed: {summary["push_reason"]}')
-  if summary['report_dir']:
-    lines.append(f'Report: {summary["report_dir"]}')
+  if summary['report_html']:
+    lines.append(f'Report: {summary["report_html"]}')
   return '\n'.join(lines)
 
 

@@ -17,6 +17,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 import kfp
 import pytest
+from tfx import types as tfx_types
 from tfx.orchestration.kubeflow.v2 import compiler_utils
 from tfx.utils import import_utils
 import yaml
@@ -40,7 +41,7 @@ UPSTREAM = {
     'Trainer': {'NoiseAugmenter', 'TrainingHyperparameters'},
     'DeployedModelBaseline': {'Trainer'},
     'Evaluator': {'NoiseAugmenter', 'Trainer', 'DeployedModelBaseline'},
-    'DenoisePusher': {'Trainer', 'Evaluator'},
+    'DenoisePusher': {'Trainer', 'Evaluator', 'DeployedModelBaseline'},
     'DenoiseReport': {'NoiseAugmenter', 'Trainer', 'DeployedModelBaseline', 'Evaluator',
                       'DenoisePusher'},
 }
@@ -217,6 +218,23 @@ def test_artifact_types_resolve_in_the_container(package):
         compiler_utils.TITLE_TO_CLASS_PATH.get(title, title))
     if title not in compiler_utils.TITLE_TO_CLASS_PATH:
       assert artifact_class.TYPE_NAME == title
+
+
+def test_report_outputs_are_the_types_the_kfp_ui_renders(package):
+  """The KFP UI shows a system.Metrics artifact's metadata and a system.HTML artifact's file."""
+  _, spec, _ = package
+  report_task = spec.root.dag.tasks['DenoiseReport']
+  outputs = spec.components[report_task.component_ref.name].output_definitions.artifacts
+  titles = {key: yaml.safe_load(artifact.artifact_type.instance_schema)['title']
+            for key, artifact in outputs.items()}
+  assert titles == {'report': 'artifact_types.DenoiseReportArtifact',
+                    'metrics': 'system.Metrics', 'html_report': 'system.HTML'}
+  # Imported in the container from this repository's system.py, which the image's
+  # PYTHONPATH puts before site-packages.
+  html_class = import_utils.import_class_by_path(titles['html_report'])
+  assert inspect.getfile(html_class) == os.path.join(conftest.ROOT, 'system.py')
+  # A value artifact: its URI is the page itself, the one file the UI reads.
+  assert issubclass(html_class, tfx_types.ValueArtifact)
 
 
 def test_bad_names_paths_and_resources_are_refused(tmp_path):

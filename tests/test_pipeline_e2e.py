@@ -13,6 +13,7 @@ from components.report import report
 from pipeline import configs
 from pipeline import local_run
 from tests import conftest
+from tests import tfx_helpers
 from tests.test_metrics import numpy_metrics
 
 # Small enough for CI, enough steps for the tutorial model to pass the default gates.
@@ -85,7 +86,7 @@ def test_reported_metrics_match_numpy_on_the_pushed_model(runs):
 
 
 def test_report_holds_metrics_grid_and_robustness_sweep(runs):
-  _, results = runs
+  output_dir, results = runs
   report_dir = results[0][0]['report_dir']
   with open(os.path.join(report_dir, 'metrics.json')) as f:
     metrics = json.load(f)
@@ -101,6 +102,19 @@ def test_report_holds_metrics_grid_and_robustness_sweep(runs):
   for image in ('denoise_grid.png', 'robustness.png'):
     with open(os.path.join(report_dir, image), 'rb') as f:
       assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+  # The page, named by the summary; the same file at the system.HTML artifact's URI,
+  # and the run's numbers on the system.Metrics artifact: what the KFP UI shows.
+  summary, printed = results[0]
+  assert summary['report_html'] == os.path.join(report_dir, 'report.html')
+  assert f'Report: {summary["report_html"]}' in printed
+  config = local_run.metadata_config(output_dir)
+  pages = [tf.io.gfile.GFile(a.uri).read()
+           for a in tfx_helpers.live_artifacts(config, 'system.HTML')]
+  assert tf.io.gfile.GFile(summary['report_html']).read() in pages
+  scalars = tfx_helpers.live_artifacts(config, 'system.Metrics')
+  # ML Metadata's SQLite keeps about 8 significant digits.
+  assert summary['metrics']['psnr'] in [pytest.approx(a.custom_properties['psnr'].double_value,
+                                                      rel=1e-6) for a in scalars]
 
 
 def test_second_run_reevaluates_against_the_deployed_model_and_pushes_nothing(runs):

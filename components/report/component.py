@@ -1,4 +1,4 @@
-"""DenoiseReport: a human-readable report artifact for every run."""
+"""DenoiseReport: every run's report, as files and as what the KFP UI shows."""
 from tfx import types
 from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import executor_spec
@@ -9,6 +9,7 @@ from tfx.types.component_spec import ComponentSpec
 from artifact_types import DenoiseReportArtifact
 from components import keys
 from components.report import executor
+import system
 
 
 class DenoiseReportSpec(ComponentSpec):
@@ -20,7 +21,11 @@ class DenoiseReportSpec(ComponentSpec):
       keys.BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
       keys.PUSHED_MODEL_KEY: ChannelParameter(type=standard_artifacts.PushedModel),
   }
-  OUTPUTS = {keys.REPORT_KEY: ChannelParameter(type=DenoiseReportArtifact)}
+  OUTPUTS = {
+      keys.REPORT_KEY: ChannelParameter(type=DenoiseReportArtifact),
+      keys.METRICS_KEY: ChannelParameter(type=system.Metrics),
+      keys.HTML_REPORT_KEY: ChannelParameter(type=system.HTML),
+  }
 
 
 class DenoiseReport(base_component.BaseComponent):
@@ -32,4 +37,6 @@ class DenoiseReport(base_component.BaseComponent):
     super().__init__(spec=DenoiseReportSpec(
         model=model, examples=examples, evaluation=evaluation,
         baseline_model=baseline_model, pushed_model=pushed_model,
-        report=types.Channel(type=DenoiseReportArtifact)))
+        report=types.Channel(type=DenoiseReportArtifact),
+        metrics=types.Channel(type=system.Metrics),
+        html_report=types.Channel(type=system.HTML)))
