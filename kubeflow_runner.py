@@ -19,6 +19,7 @@ from absl import flags
 
 from pipeline import configs
 from pipeline import flags as pipeline_flags
+from pipeline import storage
 
 flags.DEFINE_string('image', 'denoise-pipeline:latest',
                     'Container image every component runs in, built from the Dockerfile.')
@@ -48,15 +49,24 @@ FLAGS = flags.FLAGS
 
 
 def main(_):
-  # Imported here so that --help does not wait ~25 s for TensorFlow.
-  from pipeline import kubeflow  # pylint: disable=g-import-not-at-top
-  from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
-
   # Checked here, not with flags.mark_flag_as_required: a required-flag
   # validator stays in the global FLAGS, and TFX components that parse flags
   # in the same process (tests) would then fail.
   if not FLAGS.pipeline_root:
     sys.exit('error: --pipeline_root is required (e.g. gs://bucket/denoise)')
+  # Where the image's components can read and write, before TensorFlow loads.
+  try:
+    for flag, uri in (('--pipeline_root', FLAGS.pipeline_root),
+                      ('--serving_dir', pipeline_flags.SERVING_DIR.value),
+                      ('--data_dir', pipeline_flags.DATA_DIR.value)):
+      if uri:
+        storage.check_storage_uri(uri, flag)
+  except ValueError as e:
+    sys.exit(f'error: {e}')
+  # Imported here so that --help and a bad flag do not wait ~25 s for TensorFlow.
+  from pipeline import kubeflow  # pylint: disable=g-import-not-at-top
+  from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
+
   try:
     kubeflow.check_submission(FLAGS.run, FLAGS.cron, FLAGS.endpoint)
     if FLAGS.param and not (FLAGS.run or FLAGS.cron):

@@ -17,6 +17,7 @@ from components.evaluation import gates
 from components.model_code import hparams
 from components.noise import noise
 from pipeline import configs
+from pipeline import storage
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 
@@ -56,6 +57,8 @@ def parse_param_overrides(assignments, compiled):
       raise ValueError(f'--param {assignment!r}: use NAME=VALUE with NAME one of '
                        f'{", ".join(configs.RUNTIME_PARAMETER_TYPES)}')
     overrides[name] = _parse_value(name, text)
+    if name == 'data_dir' and overrides[name]:
+      storage.check_storage_uri(overrides[name], '--param data_dir')
   run = dict(compiled, **overrides)
   hparams.validate_training_params(run['model'], run['epochs'], run['batch_size'],
                                    run['learning_rate'])

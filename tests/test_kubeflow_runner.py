@@ -357,6 +357,10 @@ def test_cron_creates_a_recurring_run(run_cli, tmp_path, capsys):
     (['--cron=0 3 * * *', '--endpoint=http://kfp'], '--cron needs 6 fields'),
     (['--run'], '--run needs --endpoint'),
     (['--param=epochs=2'], '--param sets a value for --run or --cron'),
+    (['--serving_dir=minio://mlpipeline/serving'],
+     '--serving_dir minio://mlpipeline/serving: the pipeline image cannot read or write'),
+    (['--run', '--endpoint=http://kfp', '--param=data_dir=s3://bucket/data'],
+     '--param data_dir s3://bucket/data: the pipeline image cannot read or write s3://'),
     (['--run', '--endpoint=http://kfp', '--param=min_ssim=2'], 'min_ssim must be in'),
 ])
 def test_bad_submissions_are_refused_before_compiling(run_cli, tmp_path, argv, message):
@@ -374,6 +378,23 @@ def test_help_lists_the_flags():
                'run_name', 'epochs', 'model', 'min_ssim', 'data_dir', 'beam_pipeline_args',
                'param'):
     assert f'--{flag}:' in result.stdout, flag
+
+
+def test_a_root_the_image_cannot_write_is_refused_before_tensorflow_loads(tmp_path):
+  # Kubeflow's default artifact store is MinIO: TFX's components cannot write it.
+  code = ('import sys, runpy; sys.argv = ["kubeflow_runner.py", '
+          '"--pipeline_root=minio://mlpipeline/v2/artifacts", "--output=%s"]\n'
+          'try:\n  runpy.run_path("kubeflow_runner.py", run_name="__main__")\n'
+          'except SystemExit as e:\n  print(e.code)\n'
+          'print("tensorflow" in sys.modules)' % (tmp_path / 'p.yaml'))
+  result = subprocess.run([sys.executable, '-c', code], cwd=conftest.ROOT,
+                          capture_output=True, text=True, timeout=120, check=True)
+  message, tensorflow_loaded = result.stdout.strip().rsplit('\n', 1)
+  assert message.startswith('error: --pipeline_root minio://mlpipeline/v2/artifacts: the '
+                            'pipeline image cannot read or write minio://')
+  assert 'Use a local path or gs://BUCKET/...' in message
+  assert tensorflow_loaded == 'False'
+  assert not (tmp_path / 'p.yaml').exists()
 
 
 def test_missing_pipeline_root_is_refused(run_cli, tmp_path):
