@@ -1,0 +1,308 @@
+"""Runs a compiled KFP v2 package here, task after task, as a cluster would: test support.
+
+It follows kubeflow/pipelines backend/src/v2: the driver (driver/container.go,
+resolve.go, driver.go provisionOutputs, cache.go) resolves each task's
+ExecutorInput and cache key, the launcher (component/launcher_v2.go) runs the
+container's command and merges the ExecutorOutput, and ML Metadata records
+each output artifact (metadata/converter.go). The image is this repository:
+`python` is this interpreter, PYTHONPATH and the working directory the
+repository root, as the Dockerfile sets them. The pipeline root must be a local
+directory. Importer and resolver executors, conditions, loops and nested DAGs
+are refused: the project's packages must not need them.
+"""
+import dataclasses
+import graphlib
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+
+from google.protobuf import json_format
+from kfp.local import placeholder_utils
+from kfp.pipeline_spec import pipeline_spec_pb2
+import yaml
+
+CODE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOG_TAIL_LINES = 30
+# Each parameter type and the JSON kinds it accepts (structpb.Value).
+KINDS = {'STRING': (str,), 'NUMBER_INTEGER': (int, float), 'NUMBER_DOUBLE': (int, float),
+         'BOOLEAN': (bool,), 'LIST': (list,), 'STRUCT': (dict,)}
+
+
+@dataclasses.dataclass
+class TaskResult:
+  state: str        # 'executed', or 'cached' when an earlier run's outputs were reused
+  artifacts: dict   # output key -> {'name', 'type', 'uri', 'metadata'}, as recorded
+  parameters: dict  # output key -> value
+  log_path: str = None  # stdout and stderr of the command; None when cached
+
+
+@dataclasses.dataclass
+class RunResult:
+  run_id: str
+  root: str    # <pipeline root>/<pipeline name>/<run id>: every task's outputs
+  tasks: dict  # task name -> TaskResult, in the order they ran
+
+
+class TaskFailedError(RuntimeError):
+
+  def __init__(self, task, returncode, log_path):
+    with open(log_path, errors='replace') as f:
+      tail = ''.join(f.readlines()[-LOG_TAIL_LINES:])
+    super().__init__(f'task {task} failed with exit code {returncode}; the end of '
+                     f'{log_path}:\n{tail}')
+    self.task, self.log_path = task, log_path
+
+
+def run_package(package_path, parameters=None, pipeline_root=None, run_id=None,
+                enable_caching=True, code_root=CODE_ROOT):
+  """Runs every task of the package; returns a RunResult, raises TaskFailedError.
+
+  parameters: values of the pipeline's parameters (root inputDefinitions) by
+    name; the others take their defaults. pipeline_root: defaults to the
+    package's. enable_caching: False runs every task; True reuses the outputs
+    of an earlier run's task with the same cache key when the task enables
+    caching, as KFP does with its cache database (kept in the pipeline root).
+  """
+  with open(package_path) as f:
+    spec = yaml.safe_load(f)
+  pipeline_root = pipeline_root or spec.get('defaultPipelineRoot', '')
+  if not pipeline_root or '://' in pipeline_root:
+    raise ValueError(f'the pipeline root must be a local directory, got {pipeline_root!r}')
+  pipeline_name, run_id = spec['pipelineInfo']['name'], run_id or str(uuid.uuid4())
+  root_values = _pipeline_parameters(
+      spec['root'].get('inputDefinitions', {}).get('parameters', {}), parameters or {})
+  cache_dir = os.path.join(pipeline_root, pipeline_name, 'cache')
+  run = RunResult(run_id, os.path.join(pipeline_root, pipeline_name, run_id), {})
+  tasks = spec['root']['dag']['tasks']
+  components = {name: spec['components'][task['componentRef']['name']]
+                for name, task in tasks.items()}
+  containers = {name: _container(name, task, components[name], spec['deploymentSpec'][
+      'executors']) for name, task in tasks.items()}  # Refuses before anything runs.
+  for name in _execution_order(tasks):
+    task, component, container = tasks[name], components[name], containers[name]
+    inputs = {'parameterValues': _input_parameters(name, task, component, root_values, run),
+              'artifacts': _input_artifacts(name, task, run)}
+    task_root = os.path.join(run.root, name, str(uuid.uuid4()))
+    outputs = _provision_outputs(task_root, component.get('outputDefinitions', {}))
+    cache_path = os.path.join(cache_dir, _fingerprint(inputs, outputs, component, container)
+                              + '.json')
+    caching = enable_caching and task.get('cachingOptions', {}).get('enableCache', False)
+    if caching and os.path.exists(cache_path):
+      with open(cache_path) as f:
+        run.tasks[name] = TaskResult('cached', **json.load(f))
+      continue
+    for key, definition in component.get('inputDefinitions', {}).get('parameters', {}).items():
+      if 'defaultValue' in definition:  # The launcher's addDefaultParams, after the cache key.
+        inputs['parameterValues'].setdefault(key, definition['defaultValue'])
+    executor_input = {'inputs': inputs, 'outputs': outputs}
+    command = placeholder_utils.replace_placeholders(
+        container.get('command', []) + container.get('args', []), executor_input,
+        f'{pipeline_name}-{run_id}', name, pipeline_root)
+    result = _launch(name, command, executor_input, component, task_root, code_root, run_id)
+    if caching:
+      os.makedirs(cache_dir, exist_ok=True)
+      with open(cache_path, 'w') as f:
+        json.dump({'artifacts': result.artifacts, 'parameters': result.parameters}, f)
+    run.tasks[name] = result
+  return run
+
+
+def _pipeline_parameters(definitions, overrides):
+  """The run's parameter values, checked as the KFP API server does."""
+  unknown = set(overrides) - set(definitions)
+  if unknown:
+    raise ValueError(f'no pipeline parameter {sorted(unknown)}; it has {sorted(definitions)}')
+  values = {}
+  for name, definition in definitions.items():
+    if name in overrides:
+      values[name] = _checked(name, overrides[name], definition['parameterType'])
+    elif 'defaultValue' in definition:
+      values[name] = definition['defaultValue']
+    elif not definition.get('isOptional'):
+      raise ValueError(f'pipeline parameter {name!r} has neither a value nor a default')
+  return values
+
+
+def _checked(name, value, parameter_type):
+  """value as a structpb.Value holds it (numbers are doubles), or TypeError."""
+  if isinstance(value, bool) != (parameter_type == 'BOOLEAN') or not isinstance(
+      value, KINDS[parameter_type]):
+    raise TypeError(f'parameter {name!r} is {parameter_type}, got {value!r}')
+  return float(value) if parameter_type.startswith('NUMBER') else value
+
+
+def _execution_order(tasks):
+  for name, task in tasks.items():
+    for upstream in task.get('dependentTasks', []):
+      if upstream not in tasks:
+        raise ValueError(f'task {name} depends on {upstream!r}, which is not in the DAG')
+  return list(graphlib.TopologicalSorter(
+      {name: sorted(tasks[name].get('dependentTasks', [])) for name in sorted(tasks)}
+  ).static_order())
+
+
+def _container(name, task, component, executors):
+  """The task's container spec, or ValueError for what the launcher cannot run."""
+  refused = [feature for feature, present in (
+      ('a condition', 'condition' in task.get('triggerPolicy', {})),
+      ('a loop', 'parameterIterator' in task or 'artifactIterator' in task),
+      ('a nested DAG', 'dag' in component)) if present]
+  executor = executors.get(component.get('executorLabel'), {})
+  if not refused and 'container' not in executor:
+    refused = [f'an executor of kind {sorted(executor) or "none"} (importer, resolver...)']
+  if refused:
+    raise ValueError(f'task {name} needs {refused[0]}: only container tasks can run locally')
+  return executor['container']
+
+
+def _producer(name, task, output, what):
+  producer = output['producerTask']
+  if producer not in task.get('dependentTasks', []):
+    raise ValueError(f'task {name} reads {what} of {producer}, but does not depend on it')
+  return producer
+
+
+def _input_parameters(name, task, component, root_values, run):
+  """The driver's resolveInputs for parameters, with its type checks and conversions."""
+  values = {}
+  for key, source in task.get('inputs', {}).get('parameters', {}).items():
+    if 'runtimeValue' in source:
+      values[key] = source['runtimeValue']['constant']
+    elif 'componentInputParameter' in source:
+      if source['componentInputParameter'] in root_values:
+        values[key] = root_values[source['componentInputParameter']]
+    elif 'taskOutputParameter' in source:
+      output = source['taskOutputParameter']
+      producer = _producer(name, task, output, f'parameter {output["outputParameterKey"]}')
+      values[key] = run.tasks[producer].parameters[output['outputParameterKey']]
+    else:
+      raise ValueError(f'task {name}: input parameter {key} comes from {sorted(source)}, '
+                       'which the launcher does not resolve')
+  for key, definition in component.get('inputDefinitions', {}).get('parameters', {}).items():
+    if key not in values:
+      if not definition.get('isOptional') and 'defaultValue' not in definition:
+        raise ValueError(f'task {name}: neither value nor default for parameter {key!r}')
+    elif definition['parameterType'] == 'STRING' and not isinstance(values[key], str):
+      values[key] = _as_text(values[key])  # Every type can be consumed as a string.
+    else:
+      values[key] = _checked(f'{name}.{key}', values[key], definition['parameterType'])
+  return values
+
+
+def _as_text(value):
+  """As the driver's PbValueToText: 2.0 -> '2', True -> 'true', lists as JSON."""
+  if isinstance(value, float):
+    return str(int(value)) if value.is_integer() else repr(value)
+  return json.dumps(value, separators=(',', ':'))
+
+
+def _input_artifacts(name, task, run):
+  artifacts = {}
+  for key, source in task.get('inputs', {}).get('artifacts', {}).items():
+    if 'taskOutputArtifact' not in source:
+      raise ValueError(f'task {name}: input artifact {key} comes from {sorted(source)}, '
+                       'which the launcher does not resolve')
+    output = source['taskOutputArtifact']
+    producer = _producer(name, task, output, f'artifact {output["outputArtifactKey"]}')
+    artifacts[key] = {'artifacts': [run.tasks[producer].artifacts[output['outputArtifactKey']]]}
+  return artifacts
+
+
+def _provision_outputs(task_root, definitions):
+  """The driver's provisionOutputs: <task root>/<output key> for every output artifact."""
+  return {
+      'artifacts': {key: {'artifacts': [{
+          'name': key, 'type': definition['artifactType'],
+          'uri': os.path.join(task_root, key), 'metadata': definition.get('metadata', {})}]}
+                    for key, definition in definitions.get('artifacts', {}).items()},
+      'parameters': {key: {'outputFile': os.path.join(task_root, 'outputs', key)}
+                     for key in definitions.get('parameters', {})},
+      'outputFile': os.path.join(task_root, 'output_metadata.json')}
+
+
+def _fingerprint(inputs, outputs, component, container):
+  """The driver's cache key: inputs by value, input artifacts by name, outputs without uris."""
+  key = {'inputArtifactNames': {k: [a['name'] for a in v['artifacts']]
+                                for k, v in inputs['artifacts'].items()},
+         'inputParameterValues': inputs['parameterValues'],
+         'outputArtifactsSpec': {k: {f: v['artifacts'][0][f] for f in ('name', 'type', 'metadata')}
+                                 for k, v in outputs['artifacts'].items()},
+         'outputParametersSpec': {k: v['parameterType'] for k, v in component.get(
+             'outputDefinitions', {}).get('parameters', {}).items()},
+         'containerSpec': {'image': container['image'], 'cmdArgs': container.get(
+             'command', []) + container.get('args', [])}}
+  return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def _launch(name, command, executor_input, component, task_root, code_root, run_id):
+  """The launcher's execute: runs the command, then merges its ExecutorOutput."""
+  os.makedirs(os.path.join(task_root, 'outputs'))  # prepareOutputFolders: parents only.
+  log_path = os.path.join(task_root, 'executor-logs')
+  returncode = _run_in_container(command, code_root, log_path)
+  if returncode:
+    raise TaskFailedError(name, returncode, log_path)
+  outputs = executor_input['outputs']
+  produced = pipeline_spec_pb2.ExecutorOutput()  # No file: nothing to merge.
+  if os.path.exists(outputs['outputFile']):
+    with open(outputs['outputFile']) as f:
+      json_format.Parse(f.read(), produced)
+  produced = json_format.MessageToDict(produced)
+  artifacts = {}
+  for key, provisioned in outputs['artifacts'].items():
+    # Recorded under a new name: KFP names input artifacts by their ML Metadata id, from
+    # which TFX makes its artifact ids (the Evaluator's blessing refers to them).
+    artifact = dict(provisioned['artifacts'][0], name=f'{run_id}/{name}/{key}')
+    merged = produced.get('artifacts', {}).get(key, {}).get('artifacts', [{}])[0]
+    artifact['uri'] = merged.get('uri') or artifact['uri']
+    metadata = dict(artifact['metadata'], **merged.get('metadata', {}))
+    artifact['metadata'] = {'display_name': key, **{k: _recorded(k, v) for k, v in
+                                                     metadata.items()}}
+    artifacts[key] = artifact
+  parameters = dict(produced.get('parameterValues', {}))
+  for key, definition in component.get('outputDefinitions', {}).get('parameters', {}).items():
+    if key not in parameters:  # collectOutputParameters: the ExecutorOutput comes first.
+      with open(outputs['parameters'][key]['outputFile']) as f:
+        parameters[key] = _from_text(f.read(), definition['parameterType'])
+  return TaskResult('executed', artifacts, parameters, log_path)
+
+
+def _run_in_container(command, code_root, log_path):
+  """Runs command as the image would, stdout and stderr to log_path; returns its exit code.
+
+  A container starts from its image's environment, not from this process's:
+  importing TFX here set TF_USE_LEGACY_KERAS=1 (tensorflow_transform does), with
+  which TFMA would load our SavedModel as a Keras model. Its /tmp goes away with
+  the pod: TFX leaves a 42 MB sdist of itself there per Beam component.
+  """
+  if command and command[0] == 'python':
+    command = [sys.executable, *command[1:]]
+  with tempfile.TemporaryDirectory() as pod_tmp, open(log_path, 'wb') as log:
+    env = {'PATH': os.environ.get('PATH', os.defpath), 'HOME': os.path.expanduser('~'),
+           'PYTHONPATH': code_root, 'TMPDIR': pod_tmp}
+    return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=code_root,
+                          env=env, check=False).returncode
+
+
+def _recorded(key, value):
+  """A metadata value as ML Metadata gives it back downstream (StructValueToMLMDValue)."""
+  if value is None:
+    raise ValueError(f'metadata {key!r} is null: ML Metadata cannot record it')
+  if isinstance(value, (list, dict)):
+    return {'list' if isinstance(value, list) else 'struct': value}
+  return float(value) if isinstance(value, (bool, int, float)) else value  # Booleans as 1/0.
+
+
+def _from_text(text, parameter_type):
+  """An output parameter file's text as the launcher reads it (TextToPbValue)."""
+  if parameter_type == 'STRING':
+    return text
+  if parameter_type == 'BOOLEAN':
+    return {'true': True, '1': True, 't': True, 'false': False, '0': False, 'f': False}[
+        text.strip().lower()]
+  if parameter_type == 'NUMBER_INTEGER':
+    return float(int(text.strip()))
+  return float(text) if parameter_type == 'NUMBER_DOUBLE' else json.loads(text)

@@ -1,0 +1,378 @@
+"""The compiled Kubeflow package, run task by task as a cluster runs it (tests/kfp_launcher.py).
+
+First the launcher itself, on a tiny hand-written PipelineSpec whose tasks are
+`python -c` scripts; then the project's package, twice against one serving
+directory: every component in its container entrypoint, blessing and push
+decisions travelling as artifact metadata.
+"""
+import copy
+import json
+import os
+
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+import pytest
+import tensorflow as tf
+import yaml
+
+from components import features
+from components import serving_dir as serving_dir_lib
+from pipeline import kubeflow
+from pipeline import pipeline as pipeline_lib
+from tests import conftest
+from tests import kfp_launcher
+from tests.test_pipeline_e2e import TRAINING
+
+# Writes its data artifact, `size` to its output parameter file and `tag` in its ExecutorOutput.
+PRODUCER = '''
+import json, os, sys
+executor_input = json.loads(sys.argv[1])
+params, outputs = executor_input['inputs']['parameterValues'], executor_input['outputs']
+data = outputs['artifacts']['data']['artifacts'][0]
+os.makedirs(data['uri'])
+with open(os.path.join(data['uri'], 'rows.txt'), 'w') as f:
+  f.write(params['label'] * int(params['count']))
+with open(outputs['parameters']['size']['outputFile'], 'w') as f:
+  f.write(str(int(params['count']) * len(params['label'])))
+with open(outputs['outputFile'], 'w') as f:
+  json.dump({'artifacts': {'data': {'artifacts': [{'metadata': {
+      'rows': params['count'], 'checked': True, 'splits': ['a', 'b']}}]}},
+      'parameterValues': {'tag': params['label'] + '!'}}, f)
+'''
+# Records the inputs it received, with the producer's file, in its report artifact, whose uri
+# it moves; or prints 100 lines and fails when asked to.
+CONSUMER = '''
+import json, os, sys
+executor_input = json.loads(sys.argv[1])
+inputs, outputs = executor_input['inputs'], executor_input['outputs']
+if inputs['parameterValues']['fail']:
+  print('\\n'.join(f'line {i}' for i in range(100)), flush=True)
+  sys.exit('consumer asked to fail')
+with open(os.path.join(inputs['artifacts']['data']['artifacts'][0]['uri'], 'rows.txt')) as f:
+  rows = f.read()
+uri = outputs['artifacts']['report']['artifacts'][0]['uri'] + '-final'
+os.makedirs(uri)
+with open(os.path.join(uri, 'inputs.json'), 'w') as f:
+  json.dump(dict(inputs, rows=rows), f)
+with open(outputs['outputFile'], 'w') as f:
+  json.dump({'artifacts': {'report': {'artifacts': [{'uri': uri, 'metadata': {'n': 1}}]}}}, f)
+'''
+DATASET = {'schemaTitle': 'system.Dataset'}
+# Never pulled: the launcher runs this repository's code with this interpreter.
+IMAGE = 'denoise-pipeline:local'
+# The package's tasks without data validation (stock TFX components; each task costs a
+# process start-up of ~15 s CPU), and those a re-run with nothing new takes from the cache.
+PACKAGE_TASKS = {'FashionMnistExampleGen', 'NoiseAugmenter', 'TrainingHyperparameters', 'Trainer',
+                 'DeployedModelBaseline',
+                 'Evaluator', 'DenoisePusher', 'DenoiseReport'}
+CACHED_ON_RERUN = {'FashionMnistExampleGen', 'NoiseAugmenter', 'TrainingHyperparameters',
+                   'Trainer'}
+
+
+def _parameter(parameter_type, **fields):
+  return dict(parameterType=parameter_type, **fields)
+
+
+def _output_of(task, key, kind='Parameter'):
+  return {f'taskOutput{kind}': {'producerTask': task, f'output{kind}Key': key}}
+
+
+def tiny_spec():
+  """Two tasks, listed and named against their order: a_consumer needs z_producer."""
+  def executor(script):
+    return {'container': {'image': 'python:3.10', 'command': ['python', '-c', script],
+                          'args': ['{{$}}']}}
+
+  def task(component, inputs, upstream=()):
+    return {'componentRef': {'name': component}, 'taskInfo': {'name': component},
+            'dependentTasks': list(upstream), 'inputs': inputs,
+            'cachingOptions': {'enableCache': True}}
+
+  return {
+      'pipelineInfo': {'name': 'tiny'},
+      'schemaVersion': '2.1.0',
+      'sdkVersion': 'hand-written',
+      'root': {
+          'inputDefinitions': {'parameters': {
+              'count': _parameter('NUMBER_INTEGER', defaultValue=3),
+              'label': _parameter('STRING', defaultValue='abcd'),
+              'scale': _parameter('NUMBER_DOUBLE', defaultValue=0.5),
+              'fail': _parameter('BOOLEAN', defaultValue=False)}},
+          'dag': {'tasks': {
+              'a_consumer': task('consumer', {
+                  'artifacts': {'data': _output_of('z_producer', 'data', 'Artifact')},
+                  'parameters': {
+                      'size': _output_of('z_producer', 'size'),
+                      'tag': _output_of('z_producer', 'tag'),
+                      'count_text': {'componentInputParameter': 'count'},
+                      'scale': {'componentInputParameter': 'scale'},
+                      'fail': {'componentInputParameter': 'fail'}}}, ['z_producer']),
+              'z_producer': task('producer', {'parameters': {
+                  'count': {'componentInputParameter': 'count'},
+                  'label': {'componentInputParameter': 'label'},
+                  'greeting': {'runtimeValue': {'constant': 'hi'}}}}),
+          }}},
+      'components': {
+          'producer': {
+              'executorLabel': 'producer',
+              'inputDefinitions': {'parameters': {
+                  'count': _parameter('NUMBER_INTEGER'), 'label': _parameter('STRING'),
+                  'greeting': _parameter('STRING')}},
+              'outputDefinitions': {
+                  'artifacts': {'data': {'artifactType': DATASET}},
+                  'parameters': {'size': _parameter('NUMBER_INTEGER'),
+                                 'tag': _parameter('STRING')}}},
+          'consumer': {
+              'executorLabel': 'consumer',
+              'inputDefinitions': {
+                  'artifacts': {'data': {'artifactType': DATASET}},
+                  'parameters': {
+                      'size': _parameter('NUMBER_INTEGER'), 'tag': _parameter('STRING'),
+                      'count_text': _parameter('STRING'),
+                      'scale': _parameter('NUMBER_DOUBLE'), 'fail': _parameter('BOOLEAN')}},
+              'outputDefinitions': {'artifacts': {'report': {'artifactType': DATASET}}}}},
+      'deploymentSpec': {'executors': {
+          'producer': executor(PRODUCER), 'consumer': executor(CONSUMER)}},
+  }
+
+
+def _write(spec, path):
+  json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())  # A real PipelineSpec.
+  with open(path, 'w') as f:
+    yaml.safe_dump(spec, f)
+  return str(path)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+  """(spec, a function that writes a spec and runs it with pipeline root tmp_path/root)."""
+  def run(spec, **kwargs):
+    return kfp_launcher.run_package(_write(spec, tmp_path / 'tiny.yaml'),
+                                    pipeline_root=str(tmp_path / 'root'), **kwargs)
+  return tiny_spec(), run
+
+
+def _received(run):
+  with open(os.path.join(run.tasks['a_consumer'].artifacts['report']['uri'], 'inputs.json')) as f:
+    return json.load(f)
+
+
+def test_tasks_run_in_dependency_order_and_pass_outputs_on(tiny, tmp_path):
+  spec, run_spec = tiny
+  run = run_spec(spec, run_id='run-1')
+  assert list(run.tasks) == ['z_producer', 'a_consumer']
+  assert run.root == str(tmp_path / 'root' / 'tiny' / 'run-1')
+  producer, consumer = run.tasks['z_producer'], run.tasks['a_consumer']
+  assert producer.state == consumer.state == 'executed'
+  data = producer.artifacts['data']
+  # <pipeline root>/<pipeline>/<run>/<task>/<a uuid>/<output key>, as the driver lays it out.
+  task_dir, key = os.path.split(data['uri'])
+  assert (os.path.dirname(task_dir), key) == (os.path.join(run.root, 'z_producer'), 'data')
+  # Metadata as ML Metadata hands it downstream: booleans as 1/0, lists wrapped.
+  assert data['metadata'] == {'rows': 3.0, 'checked': 1.0, 'splits': {'list': ['a', 'b']},
+                              'display_name': 'data'}
+  assert producer.parameters == {'size': 12.0, 'tag': 'abcd!'}
+  received = _received(run)
+  assert received['rows'] == 'abcd' * 3
+  assert received['artifacts'] == {'data': {'artifacts': [data]}}
+  assert received['parameterValues'] == {
+      'size': 12.0, 'tag': 'abcd!', 'count_text': '3', 'scale': 0.5, 'fail': False}
+  report = consumer.artifacts['report']
+  assert report['uri'].endswith('/report-final')  # The ExecutorOutput's uri wins.
+  assert report['metadata'] == {'n': 1.0, 'display_name': 'report'}
+  assert set(os.listdir(task_dir)) == {'data', 'executor-logs', 'outputs',
+                                       'output_metadata.json'}
+  assert producer.log_path == os.path.join(task_dir, 'executor-logs')
+
+
+def test_run_time_parameters_override_defaults_with_their_types(tiny):
+  spec, run_spec = tiny
+  run = run_spec(spec, parameters={'count': 2, 'label': 'xy', 'scale': 1})
+  received = _received(run)
+  assert received['rows'] == 'xyxy'
+  assert received['parameterValues'] == {
+      'size': 4.0, 'tag': 'xy!', 'count_text': '2', 'scale': 1.0, 'fail': False}
+  assert run.tasks['z_producer'].artifacts['data']['metadata']['rows'] == 2.0
+  for overrides, error, message in (
+      ({'count': '2'}, TypeError, r"'count' is NUMBER_INTEGER, got '2'"),
+      ({'count': True}, TypeError, r"'count' is NUMBER_INTEGER, got True"),
+      ({'fail': 1}, TypeError, r"'fail' is BOOLEAN, got 1"),
+      ({'label': 7}, TypeError, r"'label' is STRING, got 7"),
+      ({'epochs': 3}, ValueError, r"no pipeline parameter \['epochs'\]")):
+    with pytest.raises(error, match=message):
+      run_spec(spec, parameters=overrides)
+  del spec['root']['inputDefinitions']['parameters']['count']['defaultValue']
+  with pytest.raises(ValueError, match="'count' has neither a value nor a default"):
+    run_spec(spec)
+  assert run_spec(spec, parameters={'count': 1}).tasks['a_consumer'].state == 'executed'
+
+
+def test_a_failed_task_stops_the_run_with_its_log_tail(tiny):
+  spec, run_spec = tiny
+  with pytest.raises(kfp_launcher.TaskFailedError,
+                     match='task a_consumer failed with exit code 1') as failure:
+    run_spec(spec, parameters={'fail': True})
+  message = str(failure.value)
+  assert failure.value.task == 'a_consumer'
+  assert 'line 99\n' in message and 'consumer asked to fail' in message
+  assert 'line 50\n' not in message  # The tail only.
+  with open(failure.value.log_path) as f:
+    assert 'line 0\n' in f.read()
+
+
+def test_cached_tasks_reuse_the_outputs_of_an_earlier_run(tiny):
+  spec, run_spec = tiny
+  first = run_spec(spec)
+  second = run_spec(spec, parameters={'scale': 2.0})
+  assert {n: t.state for n, t in second.tasks.items()} == {
+      'z_producer': 'cached', 'a_consumer': 'executed'}
+  producer = second.tasks['z_producer']
+  assert producer.artifacts == first.tasks['z_producer'].artifacts and producer.log_path is None
+  assert _received(second)['parameterValues']['scale'] == 2.0
+  spec['root']['dag']['tasks']['a_consumer']['cachingOptions']['enableCache'] = False
+  third = run_spec(spec, parameters={'scale': 2.0})
+  assert {n: t.state for n, t in third.tasks.items()} == {
+      'z_producer': 'cached', 'a_consumer': 'executed'}
+  assert {t.state for t in run_spec(spec, enable_caching=False).tasks.values()} == {'executed'}
+
+
+def _unsupported(spec, feature):
+  spec = copy.deepcopy(spec)
+  task = spec['root']['dag']['tasks']['a_consumer']
+  if feature == 'importer':
+    spec['deploymentSpec']['executors']['consumer'] = {'importer': {
+        'artifactUri': {'constant': {'stringValue': 'gs://b/x'}}, 'typeSchema': DATASET}}
+  elif feature == 'resolver':
+    spec['deploymentSpec']['executors']['consumer'] = {'resolver': {'outputArtifactQueries': {
+        'data': {'filter': 'schema_title="system.Dataset"', 'limit': 1}}}}
+  elif feature == 'condition':
+    task['triggerPolicy'] = {'condition': "inputs.parameter_values['fail'] == false"}
+  elif feature == 'loop':
+    task['parameterIterator'] = {'itemInput': 'item', 'items': {'raw': '[1, 2]'}}
+  elif feature == 'nested DAG':
+    spec['components']['consumer'] = {'dag': {'tasks': {}}}
+  return spec
+
+
+@pytest.mark.parametrize('feature, message', [
+    ('importer', r"an executor of kind \['importer'\]"),
+    ('resolver', r"an executor of kind \['resolver'\]"),
+    ('condition', 'a condition'),
+    ('loop', 'a loop'),
+    ('nested DAG', 'a nested DAG'),
+])
+def test_what_it_cannot_run_is_refused_before_anything_runs(tiny, tmp_path, feature, message):
+  spec, run_spec = tiny
+  with pytest.raises(ValueError, match=f'task a_consumer needs {message}'):
+    run_spec(_unsupported(spec, feature))
+  assert not (tmp_path / 'root').exists()
+
+
+def test_an_undeclared_dependency_is_refused(tiny):
+  spec, run_spec = tiny
+  spec['root']['dag']['tasks']['a_consumer']['dependentTasks'] = []
+  with pytest.raises(ValueError, match='a_consumer reads parameter size of z_producer, but '
+                                       'does not depend on it'):
+    run_spec(spec)
+
+
+@pytest.fixture(scope='module')
+def package_runs(tmp_path_factory):
+  """The project's package, compiled as kubeflow_runner.py does (run-time parameters
+  defaulting to the compile-time values), run twice against one serving directory
+  on tiny data, then once more with a stricter SSIM gate given as a run parameter."""
+  root = tmp_path_factory.mktemp('kfp_package')
+  serving_dir = str(root / 'serving')
+  compiled = dict(data_dir=conftest.write_dataset(root / 'data', 1000, 200), train_examples=0,
+                  eval_examples=0, noise_factor=0.2, model='tutorial', min_psnr_gain_db=3.0,
+                  min_ssim=0.65, max_psnr_drop_db=0.1, **TRAINING)
+  pipeline = pipeline_lib.create_pipeline(
+      pipeline_root=str(root / 'pipeline_root'), serving_dir=serving_dir,
+      trainer_module_file=None, data_validation=False,
+      **kubeflow.runtime_parameters(compiled))
+  package = kubeflow.compile_pipeline(pipeline, IMAGE, str(root / 'denoise.yaml'))
+  runs = [kfp_launcher.run_package(package) for _ in range(2)]
+  runs.append(kfp_launcher.run_package(package, parameters={'min_ssim': 0.999}))
+  return serving_dir, runs
+
+
+def _report(run):
+  """What DenoiseReport read from its inputs' metadata: blessing, push, deployed version."""
+  with open(os.path.join(run.tasks['DenoiseReport'].artifacts['report']['uri'],
+                         'metrics.json')) as f:
+    metrics = json.load(f)
+  return {key: metrics[key] for key in ('blessed', 'pushed', 'push_reason', 'pushed_model_dir',
+                                        'baseline_version')}
+
+
+def test_package_runs_every_task_and_pushes_a_blessed_model(package_runs):
+  serving_dir, (first, _, _) = package_runs
+  assert set(first.tasks) == PACKAGE_TASKS
+  assert {task.state for task in first.tasks.values()} == {'executed'}
+  assert first.tasks['DeployedModelBaseline'].artifacts['baseline_model']['metadata'][
+      'deployed_version'] == ''  # Nothing deployed yet.
+  assert first.tasks['Evaluator'].artifacts['blessing']['metadata']['blessed'] == 1.0
+  pushed = first.tasks['DenoisePusher'].artifacts['pushed_model']['metadata']
+  assert (pushed['pushed'], pushed['reason']) == (1.0, 'blessed')
+  [version] = serving_dir_lib.versions(serving_dir)
+  version_dir = os.path.join(serving_dir, version)
+  assert (pushed['pushed_version'], pushed['pushed_destination']) == (version, version_dir)
+  model_uri = first.tasks['Trainer'].artifacts['model']['uri']
+  assert serving_dir_lib.read_push_metadata(version_dir)['model_uri'] == model_uri
+  assert model_uri.startswith(os.path.join(first.root, 'Trainer') + os.sep)
+  serve = tf.saved_model.load(version_dir).signatures['serving_default']
+  denoised = serve(images=tf.fill([2, 28, 28, 1], 0.5))[features.SERVING_OUTPUT_KEY]
+  assert denoised.shape == (2, 28, 28, 1)
+  assert _report(first) == {'blessed': True, 'pushed': True, 'push_reason': 'blessed',
+                            'pushed_model_dir': version_dir, 'baseline_version': None}
+
+
+def test_second_run_reuses_the_cache_evaluates_against_the_push_and_pushes_nothing(
+    package_runs):
+  serving_dir, (first, second, _) = package_runs
+  states = {name: task.state for name, task in second.tasks.items()}
+  assert states == {name: 'cached' if name in CACHED_ON_RERUN else 'executed'
+                    for name in PACKAGE_TASKS}
+  assert second.tasks['Trainer'].artifacts == first.tasks['Trainer'].artifacts
+  [version] = serving_dir_lib.versions(serving_dir)
+  assert second.tasks['DeployedModelBaseline'].artifacts['baseline_model']['metadata'][
+      'deployed_version'] == version
+  assert second.tasks['Evaluator'].artifacts['blessing']['metadata']['blessed'] == 1.0
+  pushed = second.tasks['DenoisePusher'].artifacts['pushed_model']['metadata']
+  assert pushed['pushed'] == 0.0
+  assert pushed['reason'] == f'already deployed as version {version}: not pushed again'
+  assert _report(second) == {'blessed': True, 'pushed': False, 'push_reason': pushed['reason'],
+                             'pushed_model_dir': None, 'baseline_version': version}
+
+
+def test_a_gate_given_as_a_run_parameter_decides_differently_without_recompiling(
+    package_runs):
+  serving_dir, (_, second, strict) = package_runs
+  states = {name: task.state for name, task in strict.tasks.items()}
+  # Only what the gate feeds runs again: the model is the cached one.
+  assert states['Trainer'] == 'cached' and states['Evaluator'] == 'executed'
+  assert strict.tasks['Trainer'].artifacts == second.tasks['Trainer'].artifacts
+  assert strict.tasks['Evaluator'].artifacts['blessing']['metadata']['blessed'] == 0.0
+  pushed = strict.tasks['DenoisePusher'].artifacts['pushed_model']['metadata']
+  assert pushed['pushed'] == 0.0
+  assert pushed['reason'].startswith('not blessed: denoised_ssim ')
+  assert 'below the threshold 0.9990' in pushed['reason']
+  assert len(serving_dir_lib.versions(serving_dir)) == 1
+
+
+def _schema_title(artifact_type):
+  return (artifact_type.get('schemaTitle') or
+          yaml.safe_load(artifact_type['instanceSchema'])['title'])
+
+
+def test_the_kfp_ui_outputs_are_a_metrics_artifact_and_one_html_file(package_runs):
+  _, (first, _, _) = package_runs
+  report = first.tasks['DenoiseReport'].artifacts
+  assert _schema_title(report['metrics']['type']) == 'system.Metrics'
+  assert report['metrics']['metadata']['blessed'] == 1.0
+  assert report['metrics']['metadata']['psnr'] > report['metrics']['metadata']['noisy_psnr']
+  html = report['html_report']
+  assert _schema_title(html['type']) == 'system.HTML' and os.path.isfile(html['uri'])
+  with open(html['uri']) as f:
+    page = f.read()
+  assert page.lstrip().lower().startswith('<!doctype html') and 'data:image/png;base64,' in page
