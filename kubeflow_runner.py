@@ -43,7 +43,11 @@ FLAGS = flags.FLAGS
 
 
 def main(_):
-  # Imported here so that --help does not wait ~25 s for TensorFlow.
+  try:
+    pipeline_flags.check_values()
+  except ValueError as e:
+    sys.exit(f'error: {e}')
+  # Imported here so that --help and a bad flag do not wait ~25 s for TensorFlow.
   from pipeline import kubeflow  # pylint: disable=g-import-not-at-top
   from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
 
