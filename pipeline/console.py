@@ -11,6 +11,7 @@ per-epoch lines and the warnings this project's code logs.
 No TensorFlow here: the runner diverts before importing it.
 """
 import contextlib
+import glob
 import logging
 import os
 import re
@@ -25,9 +26,16 @@ KERAS_EPOCH_END = re.compile(r'\d+/\d+ - .*\bloss: ')
 
 
 def is_project_code(path):
-  """Whether a source file is this project's (its virtualenv's packages are not)."""
+  """Whether a source file is this project's.
+
+  Its virtualenv's packages are not; the copy of the Trainer's module that
+  TFX installs from a tfx_user_code wheel into a temporary directory is.
+  """
   relative = os.path.relpath(os.path.abspath(path), PROJECT_ROOT)
-  return not relative.startswith('.') and 'site-packages' not in relative.split(os.sep)
+  if not relative.startswith('.') and 'site-packages' not in relative.split(os.sep):
+    return True
+  return bool(glob.glob(os.path.join(glob.escape(os.path.dirname(path)),
+                                     'tfx_user_code_*.dist-info')))
 
 
 class Console:

@@ -160,19 +160,22 @@ def test_keras_epoch_lines_reach_the_console_as_one_line_each_written_in_pieces(
                             '  3/3 - 1s - loss: 0.0700 - val_loss: 0.0600\n')
 
 
-def test_warnings_of_project_code_reach_the_console_library_ones_do_not():
+def test_warnings_of_project_code_reach_the_console_library_ones_do_not(tmp_path):
   out = io.StringIO()
   logger = logging.getLogger('test_console.project_warnings')
   logger.propagate = False
   logger.addHandler(console_lib.project_warnings_handler(out))
   site_packages = os.path.join(conftest.ROOT, '.venv', 'lib', 'python3.10', 'site-packages')
+  # Where TFX installs the Trainer's module wheel.
+  (tmp_path / 'tfx_user_code_trainer-0.0+1f2e.dist-info').mkdir()
   for level, path, message in (
       (logging.WARNING, os.path.join(conftest.ROOT, 'components', 'serving_dir.py'), 'ours'),
       (logging.INFO, os.path.join(conftest.ROOT, 'components', 'serving_dir.py'), 'our info'),
+      (logging.ERROR, str(tmp_path / 'denoise_trainer.py'), 'our trainer'),
       (logging.WARNING, os.path.join(site_packages, 'tfx', 'orchestration', 'x.py'), 'tfx'),
       (logging.ERROR, '/usr/lib/python3.10/logging/__init__.py', 'elsewhere')):
     logger.handle(logging.LogRecord('absl', level, path, 1, message, None, None))
-  assert out.getvalue() == 'WARNING: ours\n'
+  assert out.getvalue() == 'WARNING: ours\nERROR: our trainer\n'
 
 
 def test_an_exception_after_diverting_is_named_on_the_console_its_traceback_logged(tmp_path):
