@@ -178,21 +178,29 @@ def test_warnings_of_project_code_reach_the_console_library_ones_do_not(tmp_path
   assert out.getvalue() == 'WARNING: ours\nERROR: our trainer\n'
 
 
-def test_an_exception_after_diverting_is_named_on_the_console_its_traceback_logged(tmp_path):
+def test_a_diverted_process_shows_its_lines_our_warnings_and_a_fatal_error_only(tmp_path):
   log_path = tmp_path / 'logs' / 'run.log'
-  script = ('import os, subprocess, sys\n'
-            'from pipeline import console\n'
-            f'c = console.divert_to_log({str(log_path)!r})\n'
-            'c.print("on the console")\n'
-            'os.write(2, b"C++ says hello\\n")\n'
-            'subprocess.run(["echo", "a subprocess"], check=True)\n'
-            'print("print goes to the log")\n'
-            'raise RuntimeError("boom")\n')
-  result = subprocess.run([sys.executable, '-c', script], cwd=conftest.ROOT,
+  # A script that counts as the Trainer's module, installed by TFX from its wheel.
+  user_code = tmp_path / 'user_code'
+  (user_code / 'tfx_user_code_trainer-0.0+1f2e.dist-info').mkdir(parents=True)
+  (user_code / 'script.py').write_text(
+      'import os, subprocess\n'
+      'from absl import logging\n'
+      'from pipeline import console\n'
+      f'c = console.divert_to_log({str(log_path)!r})\n'
+      'c.print("on the console")\n'
+      'os.write(2, b"C++ says hello\\n")\n'
+      'subprocess.run(["echo", "a subprocess"], check=True)\n'
+      'print("print goes to the log")\n'
+      'logging.warning("act on this")\n'
+      'raise RuntimeError("boom")\n')
+  env = dict(os.environ, PYTHONPATH=conftest.ROOT)
+  result = subprocess.run([sys.executable, str(user_code / 'script.py')], env=env,
                           capture_output=True, text=True, timeout=60, check=False)
   assert result.returncode == 1
   assert result.stdout == 'on the console\n'
-  assert result.stderr == f'error: RuntimeError: boom (log: {log_path})\n'
+  assert result.stderr == ('WARNING: act on this\n'
+                           f'error: RuntimeError: boom (log: {log_path})\n')
   log = log_path.read_text()
   for line in ('C++ says hello', 'a subprocess', 'print goes to the log', 'Traceback',
                'RuntimeError: boom'):
