@@ -39,8 +39,12 @@ def tiny_run(tmp_path_factory):
   root = tmp_path_factory.mktemp('console')
   data_dir = conftest.write_dataset(root / 'data', 200, 50)
   output_dir = root / 'out'
-  # As `make run` starts it: TensorFlow's C++ logging at its default level.
-  env = {k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'}
+  # As `make run` starts it: TensorFlow's C++ logging at its default level, and
+  # without the TF_USE_LEGACY_KERAS=1 that importing tensorflow_transform (other
+  # test modules) puts into this process's environment: with it TFMA would load
+  # the model as Keras and apply its loss to the image shapes.
+  env = {k: v for k, v in os.environ.items()
+         if k not in ('TF_CPP_MIN_LOG_LEVEL', 'TF_USE_LEGACY_KERAS')}
   result = subprocess.run(
       [sys.executable, 'local_runner.py', f'--data_dir={data_dir}', f'--output_dir={output_dir}',
        f'--epochs={EPOCHS}', '--batch_size=8', '--nodata_validation'],
