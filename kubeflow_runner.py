@@ -54,8 +54,10 @@ def main(_):
   # in the same process (tests) would then fail.
   if not FLAGS.pipeline_root:
     sys.exit('error: --pipeline_root is required (e.g. gs://bucket/denoise)')
-  # Where the image's components can read and write, before TensorFlow loads.
+  # The flags' ranges, and where the image's components can read and write,
+  # before TensorFlow loads.
   try:
+    pipeline_flags.check_values()
     for flag, uri in (('--pipeline_root', FLAGS.pipeline_root),
                       ('--serving_dir', pipeline_flags.SERVING_DIR.value),
                       ('--data_dir', pipeline_flags.DATA_DIR.value)):

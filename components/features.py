@@ -3,10 +3,9 @@
 Everything below the runners agrees on these names through this module, as
 the taxi template's models/features.py: ingestion writes the ingested
 features, the NoiseAugmenter the augmented ones, the Trainer, the Evaluator
-and the report read them.
+and the report read them. TensorFlow is imported by the parse specs alone:
+the runners check their flags with this module before importing it.
 """
-import tensorflow as tf
-
 IMAGE_SIZE = 28
 IMAGE_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)

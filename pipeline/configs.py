@@ -25,6 +25,7 @@ DEFAULT_OUTPUT_DIR = 'tfx_output'
 ARTIFACTS_DIR_NAME = 'artifacts'          # the pipeline root under the output dir
 SERVING_DIR_NAME = 'serving_model'
 RUN_SUMMARY_NAME = 'run_summary.json'
+LOGS_DIR_NAME = 'logs'                    # <run time>.log: what the console does not show
 METADATA_NAME = 'metadata.sqlite'
 
 # ---------------------------------------------------------------- Kubeflow

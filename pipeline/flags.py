@@ -1,12 +1,16 @@
 """The flags both runners share, defined once: each create_pipeline() argument a user sets.
 
 Importing this module defines them; pipeline_kwargs() reads them back by the
-same holders, so a flag's name is written once.
+same holders, so a flag's name is written once. check_values() refuses
+out-of-range values with the components' own rules; nothing here imports
+TensorFlow, so a runner calls it first.
 """
 from absl import flags
 
+from components.evaluation import gates
 from components.ingestion import data_sources
 from components.model_code import hparams
+from components.noise import noise
 from pipeline import configs
 
 DATA_DIR = flags.DEFINE_string(
@@ -56,3 +60,23 @@ PIPELINE_FLAGS = (
 def pipeline_kwargs():
   """create_pipeline() keyword arguments from the parsed flags."""
   return {holder.name: holder.value for holder in PIPELINE_FLAGS}
+
+
+def check_values():
+  """Raises ValueError naming the first out-of-range flag: '--epochs must be ...'.
+
+  Each component's rule raises a message that begins with its parameter's
+  name, which is the flag's name.
+  """
+  values = pipeline_kwargs()
+  try:
+    for name in ('train_examples', 'eval_examples'):
+      if values[name] < 0:
+        raise ValueError(f'{name} must be an integer >= 0 (0 = all), got {values[name]}')
+    noise.validate_noise_params(values['noise_factor'], values['seed'])
+    hparams.validate_training_params(
+        values['model'], values['epochs'], values['batch_size'], values['learning_rate'])
+    gates.validate_thresholds(
+        values['min_psnr_gain_db'], values['min_ssim'], values['max_psnr_drop_db'])
+  except ValueError as e:
+    raise ValueError(f'--{e}') from None

@@ -3,12 +3,14 @@ import json
 import logging
 import os
 import time
+import traceback
 
 from absl import logging as absl_logging
 from ml_metadata.proto import metadata_store_pb2
 from ml_metadata import metadata_store
 from tfx.orchestration import metadata
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+from tfx.types import standard_artifacts
 
 from artifact_types import DenoiseReportArtifact
 from components import serving_dir as serving_dir_lib
@@ -46,14 +48,17 @@ class ComponentProgress(logging.Handler):
     elif message.startswith('Going to run a new execution'):
       self.current['state'] = 'executed'
     elif message.endswith(' is finished.'):
-      self.current['seconds'] = round(time.monotonic() - self._started, 2)
-      self._echo(f'[{self.current["id"]}] {self.current["state"]} in '
-                 f'{self.current["seconds"]:.1f} s', flush=True)
+      self._finish_current()
 
   def fail_current(self):
     if self.current and self.current['state'] != 'cached':
       self.current['state'] = 'failed'
-      self.current['seconds'] = round(time.monotonic() - self._started, 2)
+      self._finish_current()
+
+  def _finish_current(self):
+    self.current['seconds'] = round(time.monotonic() - self._started, 2)
+    self._echo(f'[{self.current["id"]}] {self.current["state"]} in '
+               f'{self.current["seconds"]:.1f} s', flush=True)
 
 
 def metadata_config(output_dir):
@@ -86,22 +91,22 @@ def create_local_pipeline(output_dir, data_dir, serving_dir=None, beam_pipeline_
       **pipeline_kwargs)
 
 
-def latest_report_dir(connection_config):
-  """URI of the DenoiseReport output of the newest pipeline run, or None."""
+def latest_output_uris(connection_config, type_names):
+  """{type name: URI of that output of the newest pipeline run}, for the types it made."""
   store = metadata_store.MetadataStore(connection_config)
   runs = store.get_contexts_by_type('pipeline_run')
   if not runs:
-    return None
+    return {}
   run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
   execution_ids = [e.id for e in store.get_executions_by_context(run.id)]
   output_ids = [ev.artifact_id for ev in store.get_events_by_execution_ids(execution_ids)
                 if ev.type == metadata_store_pb2.Event.OUTPUT]
-  reports = [a for a in store.get_artifacts_by_id(output_ids)
-             if a.type == DenoiseReportArtifact.TYPE_NAME]
-  return reports[0].uri if reports else None
+  return {a.type: a.uri for a in store.get_artifacts_by_id(output_ids)
+          if a.type in type_names}
 
 
-def build_summary(status, components, report_dir, error=None):
+def build_summary(status, components, report_dir, error=None, tensorboard_logdir=None,
+                  log_file=None):
   """The run_summary.json content, from the report's metrics.json when there is one."""
   report = {}
   if report_dir and os.path.isfile(os.path.join(report_dir, 'metrics.json')):
@@ -126,8 +131,10 @@ def build_summary(status, components, report_dir, error=None):
       'report_dir': report_dir,
       # The report component writes report.html whenever it publishes its directory.
       'report_html': os.path.join(report_dir, report_lib.HTML_NAME) if report_dir else None,
+      'tensorboard_logdir': tensorboard_logdir,
       'components': components,
       'error': error,
+      'log_file': log_file,
   }
 
 
@@ -153,23 +160,27 @@ def format_summary(summary):
                  f'Not pushed: {summary["push_reason"]}')
   if summary['report_html']:
     lines.append(f'Report: {summary["report_html"]}')
+  if summary['tensorboard_logdir']:
+    lines.append(f'TensorBoard: tensorboard --logdir {summary["tensorboard_logdir"]}')
+  if summary['log_file']:
+    lines.append(f'Log: {summary["log_file"]}')
   return '\n'.join(lines)
 
 
-def run(pipeline, output_dir, echo=print):
-  """Runs the pipeline; writes <output_dir>/run_summary.json; returns the summary."""
+def run(pipeline, output_dir, echo=print, log_file=None):
+  """Runs the pipeline; writes <output_dir>/run_summary.json; returns the summary.
+
+  echo prints the progress lines and the summary; log_file, where the rest
+  of the output went, is named in the summary.
+  """
   progress = ComponentProgress(echo)
-  # TFX logs every step at INFO: show progress lines and warnings only.
-  # The level is set through absl's verbosity flag, since a component that
+  # Progress follows TFX's INFO lines: make them, whoever shows them. The
+  # level is set through absl's verbosity flag, since a component that
   # parses flags re-applies that flag to the logger.
-  warnings_to_stderr = logging.StreamHandler()
-  warnings_to_stderr.setLevel(logging.WARNING)
   absl_logger = logging.getLogger('absl')
-  saved_verbosity, saved_propagate = absl_logging.get_verbosity(), absl_logger.propagate
+  saved_verbosity = absl_logging.get_verbosity()
   absl_logging.set_verbosity(absl_logging.INFO)
-  absl_logger.propagate = False
   absl_logger.addHandler(progress)
-  absl_logger.addHandler(warnings_to_stderr)
   error = None
   try:
     LocalDagRunner().run(pipeline)
@@ -177,14 +188,18 @@ def run(pipeline, output_dir, echo=print):
     progress.fail_current()
     failed = progress.current['id'] if progress.current else 'pipeline'
     error = f'{failed} failed: {type(e).__name__}: {e}'
+    traceback.print_exc()  # onto stderr: the log, unless everything is shown
   finally:
     absl_logger.removeHandler(progress)
-    absl_logger.removeHandler(warnings_to_stderr)
     absl_logging.set_verbosity(saved_verbosity)
-    absl_logger.propagate = saved_propagate
-  report_dir = None if error else latest_report_dir(pipeline.metadata_connection_config)
-  summary = build_summary('failed' if error else 'succeeded', progress.components,
-                          report_dir, error)
+  # After a failure the newest run in ML Metadata may be an earlier one.
+  outputs = {} if error else latest_output_uris(
+      pipeline.metadata_connection_config,
+      (DenoiseReportArtifact.TYPE_NAME, standard_artifacts.ModelRun.TYPE_NAME))
+  summary = build_summary(
+      'failed' if error else 'succeeded', progress.components,
+      outputs.get(DenoiseReportArtifact.TYPE_NAME), error,
+      tensorboard_logdir=outputs.get(standard_artifacts.ModelRun.TYPE_NAME), log_file=log_file)
   echo(format_summary(summary), flush=True)
   _write_summary(os.path.join(output_dir, configs.RUN_SUMMARY_NAME), summary, echo)
   return summary

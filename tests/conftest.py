@@ -43,7 +43,7 @@ def write_dataset(data_dir, n_train, n_eval, gzipped=True, seed=0):
   suffix = '.gz' if gzipped else ''
   for split, n, offset in ((features.TRAIN_SPLIT, n_train, 0), (features.EVAL_SPLIT, n_eval, 1)):
     images, labels = make_images(n, seed + offset)
-    image_stem, label_stem = idx.FILE_STEMS[split]
+    image_stem, label_stem = data_sources.FILE_STEMS[split]
     idx.write_idx(os.path.join(data_dir, image_stem + suffix), images, gzipped)
     idx.write_idx(os.path.join(data_dir, label_stem + suffix), labels, gzipped)
   return str(data_dir)

@@ -29,7 +29,8 @@ def _run_in_process(*argv):
   """local_runner.main on argv, in this process; returns (exit status, run summary)."""
   import local_runner  # pylint: disable=g-import-not-at-top
   with flagsaver.flagsaver():
-    flags.FLAGS(['local_runner.py', *argv])
+    # --verbose: no diverting of this process's file descriptors into a log.
+    flags.FLAGS(['local_runner.py', '--verbose', *argv])
     with pytest.raises(SystemExit) as exit_:
       local_runner.main([])
     output_dir = flags.FLAGS.output_dir

@@ -1,6 +1,7 @@
 """The whole local pipeline, run after run: push, cache, refuse, fail."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -164,5 +165,10 @@ def test_cli_failure_exits_non_zero_naming_the_component(tmp_path):
     summary = json.load(f)
   assert summary['status'] == 'failed' and not summary['pushed']
   assert {c['id']: c['state'] for c in summary['components']}['Trainer'] == 'failed'
+  # The console names the failed component and the log, which holds the traceback.
+  assert re.search(r'^\[Trainer\] failed in \d+\.\d s$', result.stdout, re.MULTILINE)
+  assert f'Log: {summary["log_file"]}\n' in result.stdout
+  with open(summary['log_file']) as f:
+    assert 'Traceback (most recent call last)' in f.read()
   assert not os.path.exists(output_dir / configs.SERVING_DIR_NAME) or not os.listdir(
       output_dir / configs.SERVING_DIR_NAME)

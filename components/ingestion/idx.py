@@ -21,13 +21,6 @@ from components.ingestion import data_sources
 IMAGES_MAGIC = 2051  # IDX: unsigned byte, 3 dimensions
 LABELS_MAGIC = 2049  # IDX: unsigned byte, 1 dimension
 
-# split -> (images file stem, labels file stem)
-FILE_STEMS = {
-    features.TRAIN_SPLIT: ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
-    features.EVAL_SPLIT: ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
-}
-ALL_STEMS = tuple(stem for pair in FILE_STEMS.values() for stem in pair)
-
 # The official files: uncompressed size -> SHA-256 of the uncompressed bytes.
 # A file of exactly this size claims to be the official one and must match.
 OFFICIAL_SHA256 = {
@@ -62,7 +55,7 @@ def find_file(data_dir, stem):
 
 
 def has_dataset(data_dir):
-  return bool(data_dir) and all(find_file(data_dir, s) for s in ALL_STEMS)
+  return bool(data_dir) and all(find_file(data_dir, s) for s in data_sources.ALL_STEMS)
 
 
 def read_bytes(path):
@@ -114,7 +107,7 @@ def parse_idx(path, content, expected_magic):
 def load_split(data_dir, split):
   """Returns (images uint8 [n, 28, 28], labels uint8 [n]) of a split."""
   arrays = []
-  for stem, magic in zip(FILE_STEMS[split], (IMAGES_MAGIC, LABELS_MAGIC)):
+  for stem, magic in zip(data_sources.FILE_STEMS[split], (IMAGES_MAGIC, LABELS_MAGIC)):
     path = find_file(data_dir, stem)
     if path is None:
       raise DataError(f'{os.path.join(data_dir, stem)}[.gz]: file missing')
@@ -134,7 +127,7 @@ def load_split(data_dir, split):
 def _download(dest_dir):
   """Downloads the four official files into dest_dir, verifying them."""
   os.makedirs(dest_dir, exist_ok=True)
-  for stem in ALL_STEMS:
+  for stem in data_sources.ALL_STEMS:
     dest = os.path.join(dest_dir, stem + '.gz')
     if os.path.isfile(dest):
       continue
@@ -162,28 +155,23 @@ def _download(dest_dir):
 def resolve_data_dir(data_dir=None, download=True):
   """Finds a directory holding the four IDX files, downloading as a last resort.
 
-  Order: the data_dir argument; $FASHION_MNIST_DIR; the Keras cache; Debian's
-  dataset-fashion-mnist package; a download into the Keras cache.
+  Order: data_sources.candidates(data_dir), then a download into the Keras
+  cache.
   """
-  keras_cache = os.path.expanduser(data_sources.KERAS_CACHE_DIR)
-  candidates = [('--data_dir', data_dir),
-                (f'${data_sources.DATA_DIR_ENV}', os.environ.get(data_sources.DATA_DIR_ENV)),
-                ('Keras cache', keras_cache),
-                ('Debian package dataset-fashion-mnist', data_sources.DEBIAN_DATA_DIR)]
   tried = []
-  for origin, path in candidates:
+  for origin, path in data_sources.candidates(data_dir):
     if not path:
       tried.append(f'{origin}: not set')
       continue
     if has_dataset(path):
       return path if '://' in path else os.path.abspath(path)
-    if origin == '--data_dir':
+    if origin == data_sources.EXPLICIT_ORIGIN:
       # An explicit directory that lacks files is an error, not a fallback.
-      missing = [s for s in ALL_STEMS if not find_file(path, s)]
-      raise DataError(f'--data_dir {path}: missing {", ".join(missing)} '
-                      '(.gz or uncompressed)')
+      missing = [s for s in data_sources.ALL_STEMS if not find_file(path, s)]
+      raise DataError(data_sources.missing_files_message(path, missing))
     tried.append(f'{origin}: {path} (no complete set of the four IDX files)')
   if download:
+    keras_cache = os.path.expanduser(data_sources.KERAS_CACHE_DIR)
     try:
       _download(keras_cache)
       return keras_cache
