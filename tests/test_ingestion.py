@@ -1,7 +1,12 @@
 """Ingestion: IDX validation, data-directory resolution, the ExampleGen component."""
 import gzip
+import hashlib
+import http.server
 import os
+import re
 import shutil
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -10,6 +15,7 @@ from tfx.types import artifact_utils
 
 from components import features
 from components.ingestion import data_sources
+from components.ingestion import executor as ingestion_executor
 from components.ingestion import idx
 from components.ingestion.component import FashionMnistExampleGen
 from tests import conftest
@@ -84,22 +90,202 @@ def test_missing_file_is_named(tiny_data_dir):
     idx.load_split(tiny_data_dir, features.EVAL_SPLIT)
 
 
-def test_file_of_official_size_with_wrong_content_fails_checksum(tmp_path):
-  stem = 't10k-labels-idx1-ubyte'
-  size = idx.OFFICIAL_SHA256[stem][0]
-  labels = np.zeros(size - 8, np.uint8)  # official size, wrong content
-  idx.write_idx(str(tmp_path / (stem + '.gz')), labels)
-  content = idx.read_bytes(str(tmp_path / (stem + '.gz')))
-  with pytest.raises(idx.DataError, match='SHA-256'):
-    idx._check_official_checksum('f', stem, content)  # pylint: disable=protected-access
+def test_file_of_official_size_with_wrong_content_fails_checksum(tiny_data_dir):
+  # 10,000 labels: 10,008 bytes, the size of the official t10k labels file.
+  idx.write_idx(_path(tiny_data_dir, 't10k-labels-idx1-ubyte'), np.zeros(10000, np.uint8))
+  with pytest.raises(idx.DataError, match=r't10k-labels-idx1-ubyte\.gz: has the size of the '
+                     r'official t10k-labels-idx1-ubyte but its SHA-256 is [0-9a-f]{64}'):
+    idx.load_split(tiny_data_dir, features.EVAL_SPLIT)
 
 
-def test_resolution_order(tmp_path, monkeypatch):
-  env_dir = conftest.write_dataset(tmp_path / 'env', 3, 2)
+# ---------------------------------------------------------------- where the data is found
+
+STEMS = ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
+         't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')   # the order of a download
+
+
+@pytest.fixture(name='file_server')
+def fixture_file_server():
+  """A local HTTP server: (base URL, routes {name: bytes or handler function}, paths requested).
+
+  A route that is a function writes the response itself, for transfers that
+  stop short or that the test watches mid-way.
+  """
+  routes, requested = {}, []
+
+  class Handler(http.server.BaseHTTPRequestHandler):
+
+    def do_GET(self):  # pylint: disable=invalid-name
+      name = self.path.lstrip('/')
+      requested.append(name)
+      body = routes.get(name)
+      if body is None:
+        self.send_error(404)
+      elif callable(body):
+        body(self)
+      else:
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):  # quiet
+      pass
+
+  server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+  thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+  thread.start()
+  try:
+    yield f'http://127.0.0.1:{server.server_address[1]}/', routes, requested
+  finally:
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def _gzipped_dataset(directory, seed=0):
+  """{stem: gzipped IDX bytes}, written in directory: 100 random (incompressible)
+  train images, so that a transfer takes several blocks, and a few of the rest."""
+  rng = np.random.default_rng(seed)
+  arrays = {'train-images-idx3-ubyte': rng.integers(0, 256, (100, 28, 28)),
+            'train-labels-idx1-ubyte': rng.integers(0, 10, 100),
+            't10k-images-idx3-ubyte': rng.integers(0, 256, (5, 28, 28)),
+            't10k-labels-idx1-ubyte': rng.integers(0, 10, 5)}
+  files = {}
+  for stem, array in arrays.items():
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, stem + '.gz')
+    idx.write_idx(path, array)
+    with open(path, 'rb') as f:
+      files[stem] = f.read()
+  return files
+
+
+def _declare_official(monkeypatch, files):
+  """Makes `files` the official set: their uncompressed sizes and SHA-256s."""
+  official = {}
+  for stem, content in files.items():
+    raw = gzip.decompress(content)
+    official[stem] = (len(raw), hashlib.sha256(raw).hexdigest())
+  monkeypatch.setattr(idx, 'OFFICIAL_SHA256', official)
+
+
+@pytest.fixture(name='no_local_data')
+def fixture_no_local_data(tmp_path, monkeypatch, file_server):
+  """No $FASHION_MNIST_DIR, an empty Keras cache (a fresh $HOME), no Debian
+  package, downloads from file_server; returns the Keras cache directory."""
+  base_url, _, _ = file_server
+  monkeypatch.delenv(data_sources.DATA_DIR_ENV, raising=False)
+  monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+  monkeypatch.setattr(data_sources, 'DEBIAN_DATA_DIR', str(tmp_path / 'debian-package'))
+  monkeypatch.setattr(data_sources, 'DOWNLOAD_BASE_URL', base_url)
+  return str(tmp_path / 'home' / '.keras' / 'datasets' / 'fashion-mnist')
+
+
+def test_resolution_order_step_by_step(tmp_path, monkeypatch, file_server, no_local_data):
+  _, routes, requested = file_server
   flag_dir = conftest.write_dataset(tmp_path / 'flag', 3, 2)
+  env_dir = conftest.write_dataset(tmp_path / 'env', 3, 2)
+  keras_cache = conftest.write_dataset(no_local_data, 3, 2)
+  debian_dir = conftest.write_dataset(data_sources.DEBIAN_DATA_DIR, 3, 2)
   monkeypatch.setenv(data_sources.DATA_DIR_ENV, env_dir)
-  assert idx.resolve_data_dir(flag_dir) == os.path.abspath(flag_dir)
-  assert idx.resolve_data_dir(None) == os.path.abspath(env_dir)
+  # 1. --data_dir, 2. $FASHION_MNIST_DIR, 3. the Keras cache, 4. Debian's package.
+  assert idx.resolve_data_dir(flag_dir) == flag_dir
+  assert idx.resolve_data_dir(None) == env_dir
+  os.remove(_path(env_dir, 't10k-labels-idx1-ubyte'))  # an incomplete set is passed over
+  assert idx.resolve_data_dir(None) == keras_cache
+  shutil.rmtree(keras_cache)
+  assert idx.resolve_data_dir(None) == debian_dir
+  shutil.rmtree(debian_dir)
+  assert requested == []
+  # 5. A download into the Keras cache.
+  files = _gzipped_dataset(tmp_path / 'served')
+  _declare_official(monkeypatch, files)
+  routes.update({stem + '.gz': content for stem, content in files.items()})
+  assert idx.resolve_data_dir(None) == keras_cache
+  assert requested == [stem + '.gz' for stem in STEMS]
+  # Downloaded once: the next run finds it in the cache.
+  assert idx.resolve_data_dir(None) == keras_cache and len(requested) == 4
+
+
+def test_download_reports_progress_verifies_and_places_each_file_whole(
+    tmp_path, monkeypatch, capsys, file_server, no_local_data):
+  _, routes, _ = file_server
+  files = _gzipped_dataset(tmp_path / 'served')
+  _declare_official(monkeypatch, files)
+  routes.update({stem + '.gz': content for stem, content in files.items()})
+  seen_mid_transfer = {}
+  big = files['train-images-idx3-ubyte']
+
+  def watched_transfer(handler):
+    """Sends half the file, looks at the cache, sends the rest."""
+    handler.send_response(200)
+    handler.send_header('Content-Length', str(len(big)))
+    handler.end_headers()
+    handler.wfile.write(big[:len(big) // 2])
+    handler.wfile.flush()
+    time.sleep(0.2)  # the client has written what it received
+    seen_mid_transfer['names'] = sorted(os.listdir(no_local_data))
+    handler.wfile.write(big[len(big) // 2:])
+
+  routes['train-images-idx3-ubyte.gz'] = watched_transfer
+  assert idx.resolve_data_dir(None) == no_local_data
+  # Mid-transfer the file exists only under a temporary name.
+  [staged] = seen_mid_transfer['names']
+  assert staged.endswith('.part') and not staged.startswith('train-images')
+  assert sorted(os.listdir(no_local_data)) == sorted(stem + '.gz' for stem in STEMS)
+  for stem, content in files.items():
+    with open(os.path.join(no_local_data, stem + '.gz'), 'rb') as f:
+      assert f.read() == content
+  progress = capsys.readouterr().err
+  for stem in STEMS:
+    assert f'downloading {stem}.gz 100.0%' in progress
+  percents = [float(p) for p in re.findall(r'downloading train-images-idx3-ubyte\.gz +([\d.]+)%',
+                                           progress)]
+  assert len(big) > 4 * 8192 and len(set(percents)) >= 4  # several steps, in order
+  assert percents == sorted(percents) and percents[-1] == 100.0
+
+
+def test_download_with_a_bad_checksum_keeps_nothing_of_that_file(
+    tmp_path, monkeypatch, file_server, no_local_data):
+  base_url, routes, requested = file_server
+  files = _gzipped_dataset(tmp_path / 'served')
+  _declare_official(monkeypatch, files)
+  routes.update({stem + '.gz': content for stem, content in files.items()})
+  other = _gzipped_dataset(tmp_path / 'other', seed=1)
+  routes['t10k-labels-idx1-ubyte.gz'] = other['t10k-labels-idx1-ubyte']
+  with pytest.raises(idx.DataError, match=(
+      re.escape(f'download from {base_url}: {base_url}t10k-labels-idx1-ubyte.gz: ') +
+      'downloaded content has SHA-256 [0-9a-f]{64}, expected ' +
+      idx.OFFICIAL_SHA256['t10k-labels-idx1-ubyte'][1])):
+    idx.resolve_data_dir(None)
+  # The verified files stay; the bad one and its temporary file are gone.
+  assert sorted(os.listdir(no_local_data)) == sorted(stem + '.gz' for stem in STEMS[:3])
+  # Fixed at the source, the next call fetches only what is missing.
+  routes['t10k-labels-idx1-ubyte.gz'] = files['t10k-labels-idx1-ubyte']
+  del requested[:]
+  assert idx.resolve_data_dir(None) == no_local_data
+  assert requested == ['t10k-labels-idx1-ubyte.gz']
+
+
+def test_interrupted_download_leaves_no_partial_file(
+    tmp_path, monkeypatch, file_server, no_local_data):
+  base_url, routes, _ = file_server
+  files = _gzipped_dataset(tmp_path / 'served')
+  _declare_official(monkeypatch, files)
+  big = files['train-images-idx3-ubyte']
+
+  def cut_short(handler):
+    handler.send_response(200)
+    handler.send_header('Content-Length', str(len(big)))
+    handler.end_headers()
+    handler.wfile.write(big[:len(big) // 2])   # then the connection closes
+
+  routes['train-images-idx3-ubyte.gz'] = cut_short
+  with pytest.raises(idx.DataError, match=re.escape(f'download from {base_url}: ') +
+                     '.*retrieval incomplete'):
+    idx.resolve_data_dir(None)
+  assert os.listdir(no_local_data) == []
 
 
 def test_explicit_data_dir_lacking_files_is_an_error(tmp_path):
@@ -107,58 +293,86 @@ def test_explicit_data_dir_lacking_files_is_an_error(tmp_path):
     idx.resolve_data_dir(str(tmp_path))
 
 
-def test_nothing_found_lists_every_place_tried(tmp_path, monkeypatch):
-  monkeypatch.delenv(data_sources.DATA_DIR_ENV, raising=False)
-  monkeypatch.setenv('HOME', str(tmp_path))  # an empty Keras cache
-  monkeypatch.setattr(data_sources, 'DEBIAN_DATA_DIR', str(tmp_path / 'no-debian'))
-  monkeypatch.setattr(data_sources, 'DOWNLOAD_BASE_URL', 'http://127.0.0.1:9/')  # refused at once
+def test_nothing_found_lists_every_place_tried(no_local_data):
+  # The file server has no files: every download is a 404.
   with pytest.raises(idx.DataError) as error:
     idx.resolve_data_dir(None)
   message = str(error.value)
-  for place in (f'${data_sources.DATA_DIR_ENV}: not set', 'Keras cache', 'no-debian',
-                'download from http://127.0.0.1:9/', 'apt-get install dataset-fashion-mnist'):
+  for place in (f'${data_sources.DATA_DIR_ENV}: not set', f'Keras cache: {no_local_data}',
+                f'{data_sources.DEBIAN_DATA_DIR} (no complete set',
+                f'download from {data_sources.DOWNLOAD_BASE_URL}: HTTP Error 404',
+                'apt-get install dataset-fashion-mnist'):
     assert place in message
   # The failed download leaves no partial file behind.
-  cache = tmp_path / '.keras' / 'datasets' / 'fashion-mnist'
-  assert not cache.exists() or not list(cache.iterdir())
+  assert os.listdir(no_local_data) == []
 
 
 # ---------------------------------------------------------------- component
+
+def _files_under(directory):
+  """Every file below directory, at any depth, relative to it."""
+  return sorted(os.path.relpath(os.path.join(parent, name), directory)
+                for parent, _, names in os.walk(directory) for name in names)
+
 
 def test_example_gen_writes_splits_with_ids_and_limits(tiny_data_dir, tmp_path):
   gen = FashionMnistExampleGen(data_dir=tiny_data_dir, train_examples=20)
   config = tfx_helpers.run_components([gen], str(tmp_path))
   [examples] = tfx_helpers.live_artifacts(config, 'Examples')
   assert artifact_utils.decode_split_names(
-      examples.properties['split_names'].string_value) == list(features.SPLITS)
+      examples.properties['split_names'].string_value) == ['train', 'eval']
+  data_files = [f for f in _files_under(str(tmp_path / 'artifacts'))
+                if re.search(r'/Split-(train|eval)/data_tfrecord-.*\.gz$', f)]
+  assert {f.split('/Split-')[1].split('/')[0] for f in data_files} == {'train', 'eval'}
   train = _read_examples(os.path.join(examples.uri, 'Split-train'))
   evals = _read_examples(os.path.join(examples.uri, 'Split-eval'))
   assert len(train) == 20 and len(evals) == 24
   images, labels = conftest.make_images(48, 0)
-  by_id = {e[features.ID_KEY].numpy().decode(): e for e in train}
-  assert sorted(by_id) == sorted(f'train-{i}' for i in range(20))
-  np.testing.assert_array_equal(by_id['train-7'][features.IMAGE_KEY].numpy(), images[7].reshape(-1))
-  assert by_id['train-7'][features.LABEL_KEY].numpy() == labels[7]
+  ids = [e[features.ID_KEY].numpy().decode() for e in train]
+  assert sorted(ids) == sorted(f'train-{i}' for i in range(20))  # each once, the first 20
+  for example in train:
+    i = int(example[features.ID_KEY].numpy().decode().split('-')[1])
+    np.testing.assert_array_equal(example[features.IMAGE_KEY].numpy(), images[i].reshape(-1))
+    assert example[features.LABEL_KEY].numpy() == labels[i]
+
+
+def _truncate(path, keep):
+  with open(path, 'rb') as f:
+    content = f.read()
+  with open(path, 'wb') as f:
+    f.write(content[:keep])
 
 
 @pytest.mark.parametrize('corruption, message', [
     ('truncate', 'corrupt or truncated gzip'),
     ('missing', 'missing train-images-idx3-ubyte'),
+    # Checked up front, the file goes bad before Beam reads it: the failure
+    # comes from inside the Beam pipeline, after other chunks were written.
+    ('truncate after validation', 'corrupt or truncated gzip'),
 ])
-def test_example_gen_failure_publishes_nothing(tiny_data_dir, tmp_path, corruption, message):
+def test_example_gen_failure_publishes_nothing(
+    tiny_data_dir, tmp_path, monkeypatch, corruption, message):
   path = _path(tiny_data_dir, 'train-images-idx3-ubyte')
   if corruption == 'truncate':
-    content = open(path, 'rb').read()
-    open(path, 'wb').write(content[:100])
-  else:
+    _truncate(path, 100)
+  elif corruption == 'missing':
     os.remove(path)
+  else:
+    validate = ingestion_executor.split_sizes
+
+    def validate_then_corrupt(*args):
+      sizes = validate(*args)
+      _truncate(_path(tiny_data_dir, 't10k-images-idx3-ubyte'), 100)
+      return sizes
+
+    monkeypatch.setattr(ingestion_executor, 'split_sizes', validate_then_corrupt)
+    monkeypatch.setattr(ingestion_executor, 'CHUNK_SIZE', 8)  # train: 6 chunks
   gen = FashionMnistExampleGen(data_dir=tiny_data_dir)
+  root = str(tmp_path / 'run')
   with pytest.raises(idx.DataError, match=message):
-    tfx_helpers.run_components([gen], str(tmp_path))
-  config = tfx_helpers.metadata_config(str(tmp_path))
-  assert tfx_helpers.live_artifacts(config, 'Examples') == []
-  written = tf.io.gfile.glob(str(tmp_path / 'artifacts' / '**' / '*.gz'))
-  assert written == []
+    tfx_helpers.run_components([gen], root)
+  assert tfx_helpers.live_artifacts(tfx_helpers.metadata_config(root), 'Examples') == []
+  assert _files_under(root) == ['metadata.sqlite']
 
 
 @pytest.mark.skipif(not conftest.real_data_available(),

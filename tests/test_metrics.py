@@ -4,7 +4,6 @@ import pytest
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.proto import validation_result_pb2
 
-from components import features
 from components.evaluation import eval_config
 from components.model_code import metrics
 
@@ -63,10 +62,11 @@ def test_metrics_match_numpy(images):
     assert _result(cls, clean, noisy, denoised) == pytest.approx(want, rel=1e-4), cls.__name__
 
 
-def test_metric_names_are_the_configured_ones():
+def test_metric_names_are_the_ones_reports_and_reasons_use():
+  # The report reads these names, and the run summary's reasons show them.
   assert [cls().name for cls in metrics.METRIC_CLASSES] == [
-      features.MSE_METRIC, features.PSNR_METRIC, features.SSIM_METRIC, features.NOISY_MSE_METRIC,
-      features.NOISY_PSNR_METRIC, features.NOISY_SSIM_METRIC, features.PSNR_GAIN_METRIC]
+      'denoised_mse', 'denoised_psnr', 'denoised_ssim', 'noisy_mse', 'noisy_psnr', 'noisy_ssim',
+      'psnr_gain']
 
 
 def test_perfect_image_has_finite_psnr(images):
@@ -86,7 +86,7 @@ def test_eval_config_gates_the_overall_slice_only():
   assert gates['PSNRGain'].value_threshold.lower_bound.value == 2.5
   assert gates['DenoisedSSIM'].value_threshold.lower_bound.value == 0.7
   assert gates['DenoisedPSNR'].change_threshold.absolute.value == -0.2
-  assert [s.feature_keys for s in config.slicing_specs] == [[], [features.LABEL_KEY]]
+  assert [s.feature_keys for s in config.slicing_specs] == [[], ['label']]
 
 
 @pytest.mark.parametrize('kwargs, message', [
@@ -105,11 +105,11 @@ def test_failures_are_explained_with_their_margin():
   result = validation_result_pb2.ValidationResult(validation_ok=False)
   per_slice = result.metric_validations_per_slice.add()
   failure = per_slice.failures.add()
-  failure.metric_key.name = features.PSNR_GAIN_METRIC
+  failure.metric_key.name = 'psnr_gain'
   failure.metric_threshold.value_threshold.lower_bound.value = 3.0
   failure.metric_value.double_value.value = 1.25
   failure = per_slice.failures.add()
-  failure.metric_key.name = features.PSNR_METRIC
+  failure.metric_key.name = 'denoised_psnr'
   failure.metric_key.is_diff = True
   failure.metric_threshold.change_threshold.absolute.value = -0.1
   failure.metric_value.double_value.value = -0.6

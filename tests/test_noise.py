@@ -1,9 +1,13 @@
 """NoiseAugmenter: the noise's statistics, clipping, determinism and parameter checks."""
+import gzip
+import hashlib
 import os
 
+import apache_beam as beam
 import numpy as np
 import pytest
 import tensorflow as tf
+from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
@@ -14,6 +18,7 @@ from components.ingestion.component import FashionMnistExampleGen
 from components.noise import executor as noise_executor
 from components.noise import noise
 from components.noise.component import NoiseAugmenter
+from tests import conftest
 from tests import tfx_helpers
 
 
@@ -59,11 +64,27 @@ def test_noise_depends_only_on_seed_and_id():
   assert not np.allclose(forward[0], forward[1])                # id matters
 
 
+def reference_noise(seed, example_id):
+  """The README's promise, computed here: the first 784 standard normals of a
+  Philox generator keyed by the first 128 bits of SHA-256(seed as 8 bytes,
+  little-endian, then the example id)."""
+  digest = hashlib.sha256(seed.to_bytes(8, 'little') + example_id).digest()
+  key = [int.from_bytes(digest[:8], 'little'), int.from_bytes(digest[8:16], 'little')]
+  generator = np.random.Generator(np.random.Philox(key=np.array(key, np.uint64)))
+  return generator.standard_normal(784, np.float32)
+
+
 def test_each_example_gets_the_first_draws_of_its_own_philox_stream():
-  ids = _ids(5)
+  ids = _ids(5) + [b'eval-9999']
   for row, example_id in zip(noise.draw_noise(9, ids), ids):
-    stream = np.random.Generator(np.random.Philox(key=noise.example_key(9, example_id)))
-    np.testing.assert_array_equal(row, stream.standard_normal(features.IMAGE_PIXELS, np.float32))
+    np.testing.assert_array_equal(row, reference_noise(9, example_id))
+
+
+def test_noise_of_an_example_is_pinned():
+  """Changing how noise is drawn changes every dataset made before: it must be deliberate."""
+  np.testing.assert_array_equal(noise.draw_noise(42, [b'train-0'])[0, :4], np.array(
+      [-1.1409003734588623, -0.6181772947311401, -0.39772331714630127, -2.39984393119812],
+      np.float32))
 
 
 @pytest.mark.parametrize('noise_factor, seed, message', [
@@ -82,51 +103,101 @@ def test_bad_parameters_fail_at_construction(noise_factor, seed, message):
 
 # ---------------------------------------------------------------- component
 
-def _augment(data_dir, root, seed, noise_factor=0.2, beam_args=None):
-  gen = FashionMnistExampleGen(data_dir=data_dir)
-  augmenter = NoiseAugmenter(examples=gen.outputs['examples'],
-                             noise_factor=noise_factor, seed=seed)
-  config = tfx_helpers.run_components([gen, augmenter], str(root), beam_args=beam_args)
-  # The augmenter's output is the newest Examples artifact.
-  augmented = max(tfx_helpers.live_artifacts(config, 'Examples'), key=lambda a: a.id)
-  assert artifact_utils.decode_split_names(
-      augmented.properties['split_names'].string_value) == list(features.SPLITS)
-  # The output carries its own facts, for the report and later readers.
-  assert augmented.custom_properties['noise_factor'].double_value == noise_factor
-  assert augmented.custom_properties['seed'].int_value == seed
+def _expected_example(images, labels, example_id, seed, noise_factor):
+  """What the README promises for an example, from the IDX arrays it came from."""
+  i = int(example_id.split(b'-')[1])
+  clean = images[i].reshape(-1).astype(np.float32) / np.float32(255)
+  noisy = np.clip(clean + np.float32(noise_factor) * reference_noise(seed, example_id), 0, 1)
+  return clean, noisy, labels[i]
+
+
+def _read_augmented(uri):
+  """{split: [parsed example, ...]} in file order: duplicates stay visible."""
   result = {}
-  for split in features.SPLITS:
-    files = tf.io.gfile.glob(os.path.join(augmented.uri, f'Split-{split}', '*'))
-    for record in tfrecord_io.tfrecord_dataset(files):
-      parsed = tf.io.parse_single_example(record, features.augmented_feature_spec())
-      result[parsed[features.ID_KEY].numpy()] = {k: v.numpy() for k, v in parsed.items()}
+  for split in ('train', 'eval'):
+    files = sorted(tf.io.gfile.glob(os.path.join(uri, f'Split-{split}', '*')))
+    result[split] = [{k: v.numpy() for k, v in tf.io.parse_single_example(
+        record, features.augmented_feature_spec()).items()}
+                     for record in tfrecord_io.tfrecord_dataset(files)]
   return result
 
 
-def test_component_adds_the_formula_noise_deterministically(tiny_data_dir, tmp_path):
-  in_process = _augment(tiny_data_dir, tmp_path / 'a', seed=11)
-  assert len(in_process) == 48 + 24
-  two_workers = _augment(tiny_data_dir, tmp_path / 'b', seed=11, beam_args=[
-      '--direct_running_mode=multi_processing', '--direct_num_workers=2'])
-  again = _augment(tiny_data_dir, tmp_path / 'c', seed=11)
-  other_seed = _augment(tiny_data_dir, tmp_path / 'd', seed=12)
-  for example_id, example in in_process.items():
-    for other in (two_workers, again):
-      np.testing.assert_array_equal(example[features.NOISY_KEY], other[example_id][features.NOISY_KEY])
-    # Exactly the tutorial's formula with this example's noise.
-    expected = noise.add_noise(example[features.CLEAN_KEY][None],
-                               noise.draw_noise(11, [example_id]), 0.2)[0]
-    np.testing.assert_allclose(example[features.NOISY_KEY], expected, atol=1e-7)
-  changed = [not np.array_equal(e[features.NOISY_KEY], other_seed[i][features.NOISY_KEY])
-             for i, e in in_process.items()]
-  assert all(changed)
+def test_component_adds_the_tutorial_noise_to_each_image_under_its_own_id(tiny_data_dir, tmp_path):
+  gen = FashionMnistExampleGen(data_dir=tiny_data_dir)
+  augmenter = NoiseAugmenter(examples=gen.outputs['examples'], noise_factor=0.3, seed=5)
+  config = tfx_helpers.run_components([gen, augmenter], str(tmp_path))
+  # The augmenter's output is the newest Examples artifact.
+  augmented = max(tfx_helpers.live_artifacts(config, 'Examples'), key=lambda a: a.id)
+  assert artifact_utils.decode_split_names(
+      augmented.properties['split_names'].string_value) == ['train', 'eval']
+  # The output carries its own facts, for the report and later readers.
+  assert augmented.custom_properties['noise_factor'].double_value == 0.3
+  assert augmented.custom_properties['seed'].int_value == 5
+  examples = _read_augmented(augmented.uri)
+  for split, n, data_seed in (('train', 48, 0), ('eval', 24, 1)):  # conftest.tiny_data_dir
+    images, labels = conftest.make_images(n, data_seed)
+    ids = [e[features.ID_KEY] for e in examples[split]]
+    assert sorted(ids) == sorted(f'{split}-{i}'.encode() for i in range(n))  # each once
+    for example in examples[split]:
+      clean, noisy, label = _expected_example(images, labels, example[features.ID_KEY], 5, 0.3)
+      np.testing.assert_array_equal(example[features.CLEAN_KEY], clean)
+      np.testing.assert_allclose(example[features.NOISY_KEY], noisy, atol=1e-7)
+      assert example[features.LABEL_KEY] == label
 
 
-def test_component_with_zero_noise_keeps_images_clean(tiny_data_dir, tmp_path):
-  examples = _augment(tiny_data_dir, tmp_path, seed=0, noise_factor=0.0)
-  for example in examples.values():
-    np.testing.assert_array_equal(example[features.NOISY_KEY], example[features.CLEAN_KEY])
-    assert 0.0 <= example[features.CLEAN_KEY].min() and example[features.CLEAN_KEY].max() <= 1.0
+def _write_ingested(split_dir, split, images, labels, file_sizes):
+  """Ingested examples of a split in several gzipped TFRecord files, ids in order."""
+  os.makedirs(split_dir)
+  start = 0
+  for number, size in enumerate(file_sizes):
+    records = [ingestion_executor.to_example(images[i], labels[i], f'{split}-{i}')
+               for i in range(start, start + size)]
+    path = os.path.join(split_dir, f'data_tfrecord-{number:05d}-of-{len(file_sizes):05d}.gz')
+    with tf.io.gfile.GFile(path, 'wb') as f:
+      f.write(gzip.compress(tfrecord_io.frame_tfrecords(records)))
+    start += size
+
+
+def _augment_with(beam_args, ingested, uri):
+  augmented = standard_artifacts.Examples()
+  augmented.uri = uri
+  context = base_beam_executor.BaseBeamExecutor.Context(
+      # Beam options given this way skip TFX's 42 MB package of itself.
+      make_beam_pipeline_fn=lambda: beam.Pipeline(argv=beam_args))
+  noise_executor.Executor(context).Do(
+      {'examples': [ingested]}, {'augmented_examples': [augmented]},
+      {'noise_factor': 0.2, 'seed': 11})
+  return _read_augmented(uri)
+
+
+def test_two_worker_processes_give_the_in_process_noise(tmp_path):
+  """Three train files, the first of two batches: work two workers can split."""
+  sizes = {'train': [1100, 500, 200], 'eval': [150, 150]}
+  ingested = standard_artifacts.Examples()
+  ingested.uri = str(tmp_path / 'ingested')
+  ingested.split_names = artifact_utils.encode_split_names(['train', 'eval'])
+  arrays = {}
+  for data_seed, (split, file_sizes) in enumerate(sizes.items()):
+    arrays[split] = conftest.make_images(sum(file_sizes), data_seed)
+    _write_ingested(os.path.join(ingested.uri, f'Split-{split}'), split, *arrays[split],
+                    file_sizes)
+  assert noise_executor.BATCH_SIZE < 1100
+  in_process = _augment_with([], ingested, str(tmp_path / 'one'))
+  two_workers = _augment_with(
+      ['--direct_running_mode=multi_processing', '--direct_num_workers=2'], ingested,
+      str(tmp_path / 'two'))
+  for split, file_sizes in sizes.items():
+    for result in (in_process, two_workers):
+      ids = sorted(e[features.ID_KEY] for e in result[split])
+      assert ids == sorted(f'{split}-{i}'.encode() for i in range(sum(file_sizes)))
+    by_id = {e[features.ID_KEY]: e for e in two_workers[split]}
+    for example in in_process[split]:
+      other = by_id[example[features.ID_KEY]]
+      for key in (features.CLEAN_KEY, features.NOISY_KEY, features.LABEL_KEY):
+        np.testing.assert_array_equal(example[key], other[key])
+      clean, noisy, _ = _expected_example(*arrays[split], example[features.ID_KEY], 11, 0.2)
+      np.testing.assert_array_equal(example[features.CLEAN_KEY], clean)
+      np.testing.assert_allclose(example[features.NOISY_KEY], noisy, atol=1e-7)
 
 
 def test_corrupt_input_file_fails_naming_it_and_publishes_nothing(tiny_data_dir, tmp_path):
@@ -143,6 +214,8 @@ def test_corrupt_input_file_fails_naming_it_and_publishes_nothing(tiny_data_dir,
   with pytest.raises(ValueError, match=f'{victim}: corrupt or truncated TFRecord file'):
     noise_executor.Executor().Do({'examples': [ingested]}, {'augmented_examples': [augmented]},
                                  {'noise_factor': 0.2, 'seed': 1})
-  written = [f for f in tf.io.gfile.glob(os.path.join(augmented.uri, 'Split-*', '*'))
-             if not tf.io.gfile.isdir(f)]
-  assert written == []
+  # Beam leaves only its temporary directory (TFX removes the artifact's
+  # directory on failure); no output file exists.
+  written = [os.path.join(parent, name) for parent, _, names in os.walk(augmented.uri)
+             for name in names]
+  assert not [f for f in written if '/beam-temp-' not in f]

@@ -1,4 +1,6 @@
 """Training: models, the tf.data input, distribution, export and NaN handling."""
+import json
+import math
 import subprocess
 import sys
 
@@ -6,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
+from tfx.components.trainer import fn_args_utils
 
 from components import features
 from components.ingestion.component import FashionMnistExampleGen
@@ -123,11 +126,11 @@ def test_count_examples(tmp_path):
   assert denoise_trainer.count_examples([path]) == 13
 
 
-@pytest.mark.parametrize('name', hparams.MODEL_NAMES)
-def test_mixed_precision_trains_and_keeps_float32_output(name):
-  noisy, clean, _ = _pairs(64)
-  ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(32)
-  model, _ = denoise_trainer.train(name, ds, ds, epochs=1, learning_rate=1e-3,
+def test_mixed_precision_trains_the_unet_and_keeps_float32_output():
+  # The tutorial model: through run_fn, in test_run_fn_trains_in_mixed_precision_...
+  noisy, clean, _ = _pairs(16)
+  ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(16)
+  model, _ = denoise_trainer.train('unet', ds, ds, epochs=1, learning_rate=1e-3,
                                    mixed_precision=True)
   assert model.layers[1].compute_dtype == 'float16'
   assert model(noisy[:2]).dtype == tf.float32
@@ -141,55 +144,123 @@ def test_non_finite_loss_stops_training_with_a_clear_message():
     denoise_trainer.train('tutorial', ds, ds, epochs=2, learning_rate=1e10, seed=0)
 
 
-MULTI_DEVICE_SCRIPT = '''
-import numpy as np, tensorflow as tf
-cpu = tf.config.list_physical_devices('CPU')[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from components.model_code import denoise_trainer
-strategy = denoise_trainer.distribution_strategy()
-assert strategy.num_replicas_in_sync == 2, strategy.num_replicas_in_sync
-x = np.random.default_rng(0).random((64, 28, 28, 1), np.float32)
-ds = tf.data.Dataset.from_tensor_slices((x, x)).batch(16)
-model, history = denoise_trainer.train('unet', ds, ds, epochs=1, learning_rate=1e-3, strategy=strategy)
-assert np.isfinite(history.history['loss'][-1])
-print('REPLICAS', strategy.num_replicas_in_sync, type(strategy).__name__)
-'''
+def _fn_args(tmp_path, **custom_config):
+  """run_fn's arguments as the Trainer passes them, on 48 train and 16 eval examples.
+
+  Whole batches of 16: with oneDNN (TensorFlow's CPU default), a partial batch
+  split over two logical CPU devices crashes a convolution inside TensorFlow.
+  """
+  _write_tfrecords(str(tmp_path / 'train.gz'), 48)
+  _write_tfrecords(str(tmp_path / 'eval.gz'), 16)
+  config = dict(model='tutorial', epochs=1, batch_size=8, learning_rate=1e-3, seed=0,
+                mixed_precision=False)
+  config.update(custom_config)
+  return fn_args_utils.FnArgs(
+      train_files=[str(tmp_path / 'train*')], eval_files=[str(tmp_path / 'eval*')],
+      custom_config=config, model_run_dir=str(tmp_path / 'model_run'),
+      serving_model_dir=str(tmp_path / 'serving_model'))
 
 
-def test_training_runs_mirrored_over_two_devices():
-  """The GPU code path on CPU: two logical devices make MirroredStrategy really split batches."""
-  result = subprocess.run([sys.executable, '-c', MULTI_DEVICE_SCRIPT], cwd=conftest.ROOT,
-                          capture_output=True, text=True, timeout=300)
-  assert 'REPLICAS 2 MirroredStrategy' in result.stdout, result.stderr[-3000:]
+@pytest.fixture(name='exported', scope='module')
+def fixture_exported(tmp_path_factory):
+  """A SavedModel that run_fn trained in mixed precision and exported."""
+  fn_args = _fn_args(tmp_path_factory.mktemp('run_fn'), mixed_precision=True)
+  denoise_trainer.run_fn(fn_args)
+  return fn_args.serving_model_dir
 
 
-def test_exported_model_serves_images_and_examples(tmp_path):
+def test_run_fn_trains_in_mixed_precision_and_exports_float32_outputs(exported):
+  model = tf_keras.models.load_model(exported)
+  assert model.layers[1].dtype_policy.name == 'mixed_float16'
+  assert model.layers[1].compute_dtype == 'float16'
+  noisy, _, _ = _pairs(3)
+  serve = tf.saved_model.load(exported).signatures['serving_default']
+  assert serve(images=tf.constant(noisy))['denoised'].dtype == tf.float32
+  assert tf.keras.mixed_precision.global_policy().name == 'float32'
+
+
+def test_exported_model_serves_images_and_examples(exported):
   noisy, clean, ids = _pairs(6)
-  ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(3)
-  model, _ = denoise_trainer.train('tutorial', ds, ds, epochs=1, learning_rate=1e-3)
-  export_dir = str(tmp_path / 'export')
-  denoise_trainer.export_serving_model(model, export_dir)
-
-  loaded = tf.saved_model.load(export_dir)
+  loaded = tf.saved_model.load(exported)
   serve = loaded.signatures['serving_default']
-  denoised = serve(images=tf.constant(noisy))[features.SERVING_OUTPUT_KEY].numpy()
+  denoised = serve(images=tf.constant(noisy))['denoised'].numpy()
   assert denoised.shape == (6, 28, 28, 1)
   assert denoised.min() >= 0.0 and denoised.max() <= 1.0
-  np.testing.assert_allclose(denoised, model(noisy).numpy(), atol=1e-6)
+  model = tf_keras.models.load_model(exported)
+  np.testing.assert_allclose(denoised, model(noisy).numpy(), atol=1e-3)  # float16 inside
 
   serialized = [to_noisy_example(c.reshape(-1), n.reshape(-1), 1, i)
                 for c, n, i in zip(clean, noisy, ids)]
-  outputs = loaded.signatures[features.EXAMPLES_SIGNATURE](
-      **{features.EXAMPLES_INPUT_KEY: tf.constant(serialized)})
-  pair = outputs[features.EVAL_OUTPUT_KEY].numpy()
+  outputs = loaded.signatures['serving_examples'](serialized_examples=tf.constant(serialized))
+  pair = outputs['denoised_and_noisy'].numpy()
   assert pair.shape == (6, 28, 28, 2)
   np.testing.assert_allclose(pair[..., :1], denoised, atol=1e-6)
   np.testing.assert_array_equal(pair[..., 1:], noisy)
 
-  with pytest.raises(tf.errors.InvalidArgumentError, match=r'images must be in \[0, 1\]'):
-    serve(images=tf.constant(noisy * 2.0 + 0.5))
+
+@pytest.mark.parametrize('bad, message', [
+    (-0.01, r'images must be in \[0, 1\] \(found a value < 0 or NaN\)'),
+    (1.01, r'images must be in \[0, 1\] \(found a value > 1 or NaN\)'),
+    (float('nan'), r'images must be in \[0, 1\] \(found a value < 0 or NaN\)'),
+])
+def test_both_signatures_refuse_values_outside_the_unit_range(exported, bad, message):
+  noisy, clean, ids = _pairs(2)
+  noisy[1, 14, 14, 0] = bad  # one pixel of one image
+  loaded = tf.saved_model.load(exported)
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    loaded.signatures['serving_default'](images=tf.constant(noisy))
+  serialized = [to_noisy_example(c.reshape(-1), n.reshape(-1), 0, i)
+                for c, n, i in zip(clean, noisy, ids)]
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    loaded.signatures['serving_examples'](serialized_examples=tf.constant(serialized))
+
+
+def test_serving_refuses_other_image_shapes(exported):
+  serve = tf.saved_model.load(exported).signatures['serving_default']
   with pytest.raises(tf.errors.InvalidArgumentError, match=r'shape \[batch, 28, 28, 1\]'):
     serve(images=tf.zeros([2, 32, 32, 1]))
+
+
+MULTI_DEVICE_SCRIPT = '''
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices('CPU')[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from components.model_code import denoise_trainer
+from tests import test_trainer
+seen = {}
+train = denoise_trainer.train
+
+def watched_train(model_name, train_ds, eval_ds, epochs, learning_rate, **kwargs):
+  seen['batches_per_epoch'] = int(train_ds.cardinality())
+  model, history = train(model_name, train_ds, eval_ds, epochs, learning_rate, **kwargs)
+  seen['strategy'] = type(model.distribute_strategy).__name__
+  seen['replicas'] = model.distribute_strategy.num_replicas_in_sync
+  seen['steps'] = int(model.optimizer.iterations.numpy())
+  seen['loss'] = history.history['loss'][-1]
+  return model, history
+
+denoise_trainer.train = watched_train
+import pathlib
+fn_args = test_trainer._fn_args(pathlib.Path(sys.argv[1]), model='unet', epochs=2, batch_size=8)
+denoise_trainer.run_fn(fn_args)
+seen['exported'] = tf.io.gfile.exists(fn_args.serving_model_dir + '/saved_model.pb')
+print('RESULT', json.dumps(seen))
+'''
+
+
+def test_run_fn_mirrors_over_two_devices_with_a_global_batch_per_device_batch_times_two(
+    tmp_path):
+  """The GPU code path on CPU: two logical devices make MirroredStrategy really split batches."""
+  result = subprocess.run([sys.executable, '-c', MULTI_DEVICE_SCRIPT, str(tmp_path)],
+                          cwd=conftest.ROOT, capture_output=True, text=True, timeout=600)
+  lines = [l for l in result.stdout.splitlines() if l.startswith('RESULT ')]
+  assert lines, result.stderr[-3000:]
+  seen = json.loads(lines[0][len('RESULT '):])
+  assert seen['strategy'] == 'MirroredStrategy' and seen['replicas'] == 2
+  # 48 examples, --batch_size=8 per device on 2 devices: batches of 16, 3 per epoch.
+  assert seen['batches_per_epoch'] == 3 and seen['steps'] == 2 * 3
+  assert math.isfinite(seen['loss']) and seen['exported']
 
 
 def test_trainer_component_fails_on_nan_and_exports_nothing(tiny_data_dir, tmp_path):
