@@ -1,174 +1,448 @@
-"""The whole local pipeline, run after run: push, cache, refuse, fail."""
+"""The whole pipeline through local_runner.py, run after run in one output directory.
+
+One sequence of runs on tiny data, shared by every test here (CI time): the
+first run, two identical re-runs, a failing run, a worse candidate judged at
+either side of the PSNR-drop gate, a --noise_factor change, and through the
+real command line a run killed in the Trainer and then completed, uncached and
+unblessed. Runs go through local_runner.main in this process (absl's
+flagsaver restores the flags) or through `python local_runner.py`.
+"""
+import contextlib
+import hashlib
+import io
+import itertools
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
+from absl import flags
+from absl.testing import flagsaver
+from google.protobuf import text_format
 import pytest
 import tensorflow as tf
+from tensorflow_metadata.proto.v0 import anomalies_pb2
 
-from components import features
-from components import serving_dir as serving_dir_lib
+import local_runner
 from components.report import report
-from pipeline import configs
-from pipeline import local_run
 from tests import conftest
-from tests import tfx_helpers
 from tests.test_metrics import numpy_metrics
 
-# Small enough for CI, enough steps for the tutorial model to pass the default gates.
-TRAINING = dict(epochs=2, batch_size=8, learning_rate=3e-3)
-DATA_STAGES = ('FashionMnistExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator',
-               'NoiseAugmenter', 'TrainingHyperparameters', 'Trainer')
+# Enough steps for the tutorial model to pass the default gates on 1,000 images.
+TRAINING = ('--epochs=2', '--batch_size=8', '--learning_rate=3e-3')
+# A candidate that does not denoise.
+UNTRAINED = ('--epochs=1', '--batch_size=8', '--learning_rate=1e-9')
+# Gates only the PSNR-drop gate can fail.
+ONLY_THE_DROP_GATE = ('--min_psnr_gain_db=-100', '--min_ssim=-1')
+# Gates only the SSIM gate can fail.
+ONLY_THE_SSIM_GATE = ('--min_ssim=0.999', '--min_psnr_gain_db=-100', '--max_psnr_drop_db=100')
+
+DATA_VALIDATION = ('StatisticsGen', 'SchemaGen', 'ExampleValidator')
+EVALUATOR_AND_AFTER = ('Evaluator', 'DenoisePusher', 'DenoiseReport')
+TRAINER_AND_AFTER = ('Trainer', 'DeployedModelBaseline') + EVALUATOR_AND_AFTER
+NOISE_AND_AFTER = ('NoiseAugmenter',) + TRAINER_AND_AFTER
+EVERY_COMPONENT = ('FashionMnistExampleGen',) + DATA_VALIDATION + NOISE_AND_AFTER
+SUMMARY_KEYS = {'status', 'blessed', 'pushed', 'reasons', 'push_reason', 'pushed_model_dir',
+                'metrics', 'baseline_version', 'baseline_metrics', 'report_dir', 'components',
+                'error'}
 
 
-def _run(data_dir, output_dir, **overrides):
-  """One local run as local_runner.py makes it; returns (summary, lines printed)."""
-  pipeline = local_run.create_local_pipeline(
-      output_dir, data_dir=data_dir, **dict(TRAINING, **overrides))
-  printed = []
-  summary = local_run.run(pipeline, output_dir, echo=lambda line, **_: printed.append(line))
-  with open(os.path.join(output_dir, configs.RUN_SUMMARY_NAME)) as f:
-    assert json.load(f) == json.loads(json.dumps(summary))
-  return summary, '\n'.join(printed)
+class Run:
+  """One run's exit status, run_summary.json (None if none was written) and printed text."""
+
+  def __init__(self, status, summary, printed):
+    self.status, self.summary, self.printed = status, summary, printed
+
+  @property
+  def states(self):
+    return {c['id']: c['state'] for c in self.summary['components']}
+
+  def executed(self):
+    return {c for c, state in self.states.items() if state == 'executed'}
 
 
-def _states(summary):
-  return {c['id']: c['state'] for c in summary['components']}
+def _exit_status(code):
+  """The process exit status of sys.exit(code)."""
+  if code is None:
+    return 0
+  return code if isinstance(code, int) else 1   # a message: printed, status 1
+
+
+def _summary(output_dir):
+  path = os.path.join(output_dir, 'run_summary.json')
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def run_main(output_dir, *argv):
+  """local_runner.main on a command line, in this process, as app.run calls it."""
+  summary_path = os.path.join(output_dir, 'run_summary.json')
+  if os.path.exists(summary_path):
+    os.remove(summary_path)   # a summary read back is this run's
+  printed = io.StringIO()
+  with flagsaver.flagsaver(), contextlib.redirect_stdout(printed), \
+      contextlib.redirect_stderr(printed):
+    try:
+      flags.FLAGS(['local_runner.py', f'--output_dir={output_dir}', *argv])
+      local_runner.main([])
+      status = 0
+    except flags.Error as error:   # a flag refused while parsing: app.run exits 1
+      print(error)
+      status = 1
+    except SystemExit as exit_:
+      if exit_.code is not None and not isinstance(exit_.code, int):
+        print(exit_.code)
+      status = _exit_status(exit_.code)
+  return Run(status, _summary(output_dir), printed.getvalue())
+
+
+def _cli(output_dir, *argv):
+  return [sys.executable, 'local_runner.py', f'--output_dir={output_dir}', *argv]
+
+
+# The command line's environment: with TF_USE_LEGACY_KERAS=1, which users of
+# Keras 2 set and TensorFlow Transform sets on import (so every process a run
+# starts inherits it); the Evaluator must not depend on it.
+CLI_ENV = dict(os.environ, TF_USE_LEGACY_KERAS='1')
+
+
+def run_cli(output_dir, *argv):
+  """`python local_runner.py ...` in a process of its own."""
+  summary_path = os.path.join(output_dir, 'run_summary.json')
+  if os.path.exists(summary_path):
+    os.remove(summary_path)
+  result = subprocess.run(_cli(output_dir, *argv), cwd=conftest.ROOT, env=CLI_ENV,
+                          capture_output=True, text=True, timeout=900)
+  return Run(result.returncode, _summary(output_dir), result.stdout + result.stderr)
+
+
+def kill_once_the_trainer_runs(output_dir, *argv):
+  """Starts `python local_runner.py ...` and SIGKILLs it once the Trainer executes."""
+  os.remove(os.path.join(output_dir, 'run_summary.json'))
+  trainer_outputs = os.path.join(output_dir, 'artifacts', 'Trainer', 'model')
+  before = set(os.listdir(trainer_outputs))
+  with open(os.path.join(output_dir, 'killed_run.log'), 'w') as log:
+    process = subprocess.Popen(_cli(output_dir, *argv), cwd=conftest.ROOT, env=CLI_ENV,
+                               stdout=log, stderr=subprocess.STDOUT)
+    try:
+      deadline = time.monotonic() + 900
+      # TFX makes an execution's output directories just before its executor runs.
+      while set(os.listdir(trainer_outputs)) == before:
+        assert process.poll() is None, 'the run ended before its Trainer started'
+        assert time.monotonic() < deadline, 'the Trainer did not start'
+        time.sleep(0.2)
+      time.sleep(1.0)   # into training
+    finally:
+      process.send_signal(signal.SIGKILL)
+      process.wait()
+  return process.returncode
+
+
+def _version_bytes(version_dir):
+  """{relative path: SHA-256} of every file of a deployed version."""
+  digests = {}
+  for parent, _, names in os.walk(version_dir):
+    for name in names:
+      with open(os.path.join(parent, name), 'rb') as f:
+        digests[os.path.relpath(os.path.join(parent, name), version_dir)] = (
+            hashlib.sha256(f.read()).hexdigest())
+  return digests
+
+
+def _versions(output_dir):
+  serving_dir = os.path.join(output_dir, 'serving_model')
+  return sorted(n for n in os.listdir(serving_dir) if n.isdigit())
 
 
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
-  """Three identical runs, then a candidate that does not denoise."""
+  """The sequence of runs; the facts each test needs, gathered as they happen."""
   root = tmp_path_factory.mktemp('e2e')
-  data_dir = conftest.write_dataset(root / 'data', 1000, 200)
-  output_dir = str(root / 'out')
-  results = [_run(data_dir, output_dir) for _ in range(3)]
-  results.append(_run(data_dir, output_dir, epochs=1, learning_rate=1e-9))
-  return output_dir, results
+  data = f'--data_dir={conftest.write_dataset(root / "data", 1000, 200)}'
+  out = str(root / 'out')
+  r = {'output_dir': out}
+  r['first'] = run_main(out, data, *TRAINING)
+  [r['v1']] = _versions(out)
+  r['v1 bytes'] = _version_bytes(os.path.join(out, 'serving_model', r['v1']))
+  r['second'] = run_main(out, data, *TRAINING)
+  r['third'] = run_main(out, data, *TRAINING)
+  r['nan'] = run_main(out, data, '--epochs=1', '--batch_size=8', '--learning_rate=1e10',
+                      '--nodata_validation')
+  r['versions after nan'] = _versions(out)
+  r['untrained'] = run_main(out, data, *UNTRAINED)
+  summary = r['untrained'].summary
+  drop = summary['baseline_metrics']['psnr'] - summary['metrics']['psnr']
+  r['drop'] = drop
+  r['drop just allowed'] = run_main(out, data, *UNTRAINED, *ONLY_THE_DROP_GATE,
+                                    f'--max_psnr_drop_db={drop - 0.01}')
+  r['drop allowed'] = run_main(out, data, *UNTRAINED, *ONLY_THE_DROP_GATE,
+                               f'--max_psnr_drop_db={drop + 0.01}')
+  r['noise 0.3'] = run_main(out, data, '--noise_factor=0.3', '--epochs=1', '--batch_size=8',
+                            '--learning_rate=3e-3')
+  killed_command = (data, '--epochs=1', '--batch_size=8', '--learning_rate=2e-3',
+                    '--enable_cache=false', *ONLY_THE_SSIM_GATE)
+  r['versions before kill'] = _versions(out)
+  r['kill status'] = kill_once_the_trainer_runs(out, *killed_command)
+  r['summary after kill'] = _summary(out)
+  r['after kill'] = run_cli(out, *killed_command)
+  r['versions at the end'] = _versions(out)
+  return r
 
+
+# ---------------------------------------------------------------- first run
 
 def test_first_run_executes_everything_blesses_and_pushes(runs):
-  output_dir, results = runs
-  summary, printed = results[0]
-  assert summary['status'] == 'succeeded' and summary['error'] is None
-  assert set(_states(summary).values()) == {'executed'}
-  assert len(summary['components']) == 11
-  assert all(c['seconds'] >= 0 for c in summary['components'])
-  assert summary['blessed'] and summary['pushed']
-  serving_dir = os.path.join(output_dir, configs.SERVING_DIR_NAME)
-  [version] = serving_dir_lib.versions(serving_dir)
-  assert summary['pushed_model_dir'] == os.path.join(serving_dir, version)
-  assert tf.io.gfile.exists(os.path.join(summary['pushed_model_dir'], 'saved_model.pb'))
-  assert summary['baseline_metrics'] is None
-  metrics = summary['metrics']
-  assert metrics['psnr'] > metrics['noisy_psnr'] + configs.DEFAULT_MIN_PSNR_GAIN_DB
-  assert '[Trainer] executed in' in printed and 'Blessed.' in printed
-  # TensorBoard logs in the ModelRun artifact.
-  assert tf.io.gfile.glob(os.path.join(output_dir, 'artifacts', 'Trainer', 'model_run', '*',
-                                       '*', 'events.out.tfevents.*'))
-  assert f'Pushed to {summary["pushed_model_dir"]}' in printed
+  first = runs['first']
+  assert first.status == 0
+  assert first.summary['status'] == 'succeeded' and first.summary['error'] is None
+  assert len(first.summary['components']) == len(EVERY_COMPONENT)
+  assert first.executed() == set(EVERY_COMPONENT)
+  assert first.summary['blessed'] and first.summary['pushed']
+  assert first.summary['push_reason'] == 'blessed'
+  assert first.summary['pushed_model_dir'] == os.path.join(
+      runs['output_dir'], 'serving_model', runs['v1'])
+  assert tf.io.gfile.exists(os.path.join(first.summary['pushed_model_dir'], 'saved_model.pb'))
+  # Nothing deployed before: judged by the absolute gates alone.
+  assert first.summary['baseline_version'] is None and first.summary['baseline_metrics'] is None
+  assert first.summary['reasons'] == []
+  metrics = first.summary['metrics']
+  assert metrics['psnr'] > metrics['noisy_psnr'] + 3.0 and metrics['ssim'] >= 0.65
+
+
+def test_run_summary_has_the_documented_keys_and_components_in_run_order(runs):
+  summary = runs['first'].summary
+  assert set(summary) == SUMMARY_KEYS
+  assert set(summary['metrics']) == {'psnr', 'ssim', 'mse', 'noisy_psnr', 'noisy_ssim',
+                                     'noisy_mse'}
+  order = [c['id'] for c in summary['components']]
+  assert sorted(order) == sorted(EVERY_COMPONENT)
+  for upstream, downstream in (('FashionMnistExampleGen', 'StatisticsGen'),
+                               ('StatisticsGen', 'SchemaGen'), ('SchemaGen', 'ExampleValidator'),
+                               ('FashionMnistExampleGen', 'NoiseAugmenter'),
+                               ('NoiseAugmenter', 'Trainer'), ('Trainer', 'DeployedModelBaseline'),
+                               ('DeployedModelBaseline', 'Evaluator'),
+                               ('Evaluator', 'DenoisePusher'), ('DenoisePusher', 'DenoiseReport')):
+    assert order.index(upstream) < order.index(downstream)
+  for component in summary['components']:
+    assert set(component) == {'id', 'state', 'seconds'}
+    assert isinstance(component['seconds'], float) and component['seconds'] >= 0
+  # The report is the newest DenoiseReport artifact.
+  assert summary['report_dir'].startswith(
+      os.path.join(runs['output_dir'], 'artifacts', 'DenoiseReport', 'report', ''))
+
+
+def test_training_logs_for_tensorboard_are_in_the_model_run(runs):
+  assert tf.io.gfile.glob(os.path.join(runs['output_dir'], 'artifacts', 'Trainer', 'model_run',
+                                       '*', '*', 'events.out.tfevents.*'))
+
+
+def test_data_validation_ran_on_both_splits(runs):
+  # Executed by the first run and by the uncached one.
+  anomalies_dirs = tf.io.gfile.glob(os.path.join(
+      runs['output_dir'], 'artifacts', 'ExampleValidator', 'anomalies', '*'))
+  assert len(anomalies_dirs) == 2
+  for anomalies_dir, split in itertools.product(anomalies_dirs, ('train', 'eval')):
+    with open(os.path.join(anomalies_dir, f'Split-{split}', 'SchemaDiff.pb'), 'rb') as f:
+      anomalies = anomalies_pb2.Anomalies.FromString(f.read())
+    assert {feature.name for feature in anomalies.baseline.feature} == {
+        'image', 'label', 'example_id'}
+    # Checked against the schema inferred from this very data: nothing to report.
+    assert not anomalies.anomaly_info, text_format.MessageToString(anomalies)
 
 
 def test_reported_metrics_match_numpy_on_the_pushed_model(runs):
-  _, results = runs
-  summary = results[0][0]
+  summary = runs['first'].summary
+  executions = os.path.join(runs['output_dir'], 'artifacts', 'NoiseAugmenter',
+                            'augmented_examples')
+  first_execution = min(os.listdir(executions), key=int)
   _, _, clean, noisy = report.load_eval_images(
-      os.path.join(summary['report_dir'], '..', '..', '..', 'NoiseAugmenter',
-                   'augmented_examples', '*', 'Split-eval', '*'))
+      os.path.join(executions, first_execution, 'Split-eval', '*'))
+  assert len(clean) == 200
   serve = tf.saved_model.load(summary['pushed_model_dir']).signatures['serving_default']
   denoised = report.denoise(serve, noisy)
-  want, want_noisy = numpy_metrics(clean[..., 0], denoised[..., 0]), numpy_metrics(
-      clean[..., 0], noisy[..., 0])
+  want = numpy_metrics(clean[..., 0], denoised[..., 0])
+  want_noisy = numpy_metrics(clean[..., 0], noisy[..., 0])
   for key in ('mse', 'psnr', 'ssim'):
     assert summary['metrics'][key] == pytest.approx(want[key], rel=1e-3)
     assert summary['metrics'][f'noisy_{key}'] == pytest.approx(want_noisy[key], rel=1e-3)
 
 
 def test_report_holds_metrics_grid_and_robustness_sweep(runs):
-  output_dir, results = runs
-  report_dir = results[0][0]['report_dir']
-  with open(os.path.join(report_dir, 'metrics.json')) as f:
+  summary = runs['first'].summary
+  with open(os.path.join(summary['report_dir'], 'metrics.json')) as f:
     metrics = json.load(f)
-  assert len(metrics['per_class']) == features.NUM_CLASSES
+  assert len(metrics['per_class']) == 10
   assert metrics['blessed'] and metrics['pushed']
-  with open(os.path.join(report_dir, 'robustness.json')) as f:
+  assert metrics['model']['psnr'] == summary['metrics']['psnr']
+  with open(os.path.join(summary['report_dir'], 'robustness.json')) as f:
     sweep = json.load(f)
-  assert [row['noise_factor'] for row in sweep] == list(report.ROBUSTNESS_NOISE_FACTORS)
+  assert [row['noise_factor'] for row in sweep] == [0.1, 0.2, 0.3, 0.4, 0.5]
+  assert {row['images'] for row in sweep} == {200}   # every eval image: fewer than 1,000
+  # At the run's own noise factor the sweep sees what the Evaluator saw.
+  assert sweep[1]['model_psnr'] == pytest.approx(summary['metrics']['psnr'], abs=1e-3)
   noisy_psnr = [row['noisy_psnr'] for row in sweep]
-  assert noisy_psnr == sorted(noisy_psnr, reverse=True)  # more noise, lower PSNR
-  at_default = sweep[report.ROBUSTNESS_NOISE_FACTORS.index(configs.DEFAULT_NOISE_FACTOR)]
-  assert at_default['model_psnr'] == pytest.approx(results[0][0]['metrics']['psnr'], abs=1e-3)
+  assert noisy_psnr == sorted(noisy_psnr, reverse=True)   # more noise, lower PSNR
   for image in ('denoise_grid.png', 'robustness.png'):
-    with open(os.path.join(report_dir, image), 'rb') as f:
+    with open(os.path.join(summary['report_dir'], image), 'rb') as f:
       assert f.read(8) == b'\x89PNG\r\n\x1a\n'
-  # The page, named by the summary; the same file at the system.HTML artifact's URI,
-  # and the run's numbers on the system.Metrics artifact: what the KFP UI shows.
-  summary, printed = results[0]
-  assert summary['report_html'] == os.path.join(report_dir, 'report.html')
-  assert f'Report: {summary["report_html"]}' in printed
-  config = local_run.metadata_config(output_dir)
-  pages = [tf.io.gfile.GFile(a.uri).read()
-           for a in tfx_helpers.live_artifacts(config, 'system.HTML')]
-  assert tf.io.gfile.GFile(summary['report_html']).read() in pages
-  scalars = tfx_helpers.live_artifacts(config, 'system.Metrics')
-  # ML Metadata's SQLite keeps about 8 significant digits.
-  assert summary['metrics']['psnr'] in [pytest.approx(a.custom_properties['psnr'].double_value,
-                                                      rel=1e-6) for a in scalars]
 
+
+# ---------------------------------------------------------------- identical re-runs
 
 def test_second_run_reevaluates_against_the_deployed_model_and_pushes_nothing(runs):
-  output_dir, results = runs
-  first, second = results[0][0], results[1][0]
-  states = _states(second)
-  assert all(states[stage] == 'cached' for stage in DATA_STAGES)
-  assert states['DeployedModelBaseline'] == 'executed' and states['Evaluator'] == 'executed'
-  assert second['blessed'] and not second['pushed']
-  assert 'already deployed' in second['push_reason']
-  assert second['baseline_metrics']['psnr'] == pytest.approx(first['metrics']['psnr'], abs=1e-4)
-  assert len(serving_dir_lib.versions(os.path.join(output_dir, configs.SERVING_DIR_NAME))) == 1
+  first, second = runs['first'].summary, runs['second']
+  assert second.status == 0
+  assert second.executed() == {'DeployedModelBaseline'} | set(EVALUATOR_AND_AFTER)
+  assert second.summary['blessed'] and not second.summary['pushed']
+  assert second.summary['push_reason'] == (
+      f'already deployed as version {runs["v1"]}: not pushed again')
+  assert second.summary['pushed_model_dir'] is None
+  assert second.summary['baseline_version'] == runs['v1']
+  assert second.summary['baseline_metrics'] == pytest.approx(
+      {k: first['metrics'][k] for k in ('psnr', 'ssim', 'mse')}, abs=1e-4)
 
 
 def test_third_run_is_fully_cached(runs):
-  _, results = runs
-  second, third = results[1][0], results[2][0]
-  assert set(_states(third).values()) == {'cached'}
-  assert third['metrics'] == second['metrics'] and not third['pushed']
+  second, third = runs['second'].summary, runs['third']
+  assert third.status == 0
+  assert third.executed() == set() and set(third.states.values()) == {'cached'}
+  assert len(third.states) == len(EVERY_COMPONENT)
+  assert third.summary['metrics'] == second['metrics'] and not third.summary['pushed']
 
 
-def test_worse_candidate_is_refused_and_serving_dir_untouched(runs):
-  output_dir, results = runs
-  summary, printed = results[3]
-  assert _states(summary)['Trainer'] == 'executed'
-  assert _states(summary)['FashionMnistExampleGen'] == 'cached'
-  assert summary['status'] == 'succeeded'
-  assert not summary['blessed'] and not summary['pushed']
-  reasons = ' '.join(summary['reasons'])
+# ---------------------------------------------------------------- a failing run
+
+def test_failed_component_exits_1_and_is_named_in_summary_and_output(runs):
+  nan = runs['nan']
+  assert nan.status == 1
+  assert nan.summary['status'] == 'failed'
+  assert nan.summary['error'].startswith(
+      'Trainer failed: NonFiniteLossError: training loss became nan')
+  assert nan.states['Trainer'] == 'failed'
+  assert 'Trainer' in nan.printed and 'NonFiniteLossError' in nan.printed
+  assert not nan.summary['pushed'] and not nan.summary['blessed']
+  assert runs['versions after nan'] == [runs['v1']]
+
+
+def test_nodata_validation_leaves_out_the_three_validation_components(runs):
+  states = runs['nan'].states
+  assert not set(DATA_VALIDATION) & set(states)
+  # Only training flags changed: ingestion and noise come from the cache.
+  assert states['FashionMnistExampleGen'] == 'cached' and states['NoiseAugmenter'] == 'cached'
+
+
+# ---------------------------------------------------------------- changed flags
+
+def test_a_training_flag_reruns_the_trainer_and_after_it(runs):
+  untrained = runs['untrained']
+  assert untrained.executed() == set(TRAINER_AND_AFTER)
+
+
+def test_worse_candidate_is_refused_exits_0_and_leaves_the_deployed_version(runs):
+  untrained = runs['untrained']
+  assert untrained.status == 0 and untrained.summary['status'] == 'succeeded'
+  assert not untrained.summary['blessed'] and not untrained.summary['pushed']
+  reasons = ' '.join(untrained.summary['reasons'])
   assert 'denoised_psnr change vs baseline' in reasons and 'psnr_gain' in reasons
-  assert summary['baseline_metrics']['psnr'] > summary['metrics']['psnr']
-  assert 'NOT blessed' in printed
-  assert len(serving_dir_lib.versions(os.path.join(output_dir, configs.SERVING_DIR_NAME))) == 1
+  assert untrained.summary['push_reason'].startswith('not blessed: ')
+  assert untrained.summary['baseline_version'] == runs['v1']
+  assert runs['drop'] > 1.0
 
 
-def test_cli_failure_exits_non_zero_naming_the_component(tmp_path):
-  data_dir = conftest.write_dataset(tmp_path / 'data', 64, 32)
-  output_dir = tmp_path / 'out'
-  result = subprocess.run(
-      [sys.executable, 'local_runner.py', f'--data_dir={data_dir}', f'--output_dir={output_dir}',
-       '--epochs=1', '--learning_rate=1e10', '--batch_size=8', '--nodata_validation'],
-      cwd=conftest.ROOT, capture_output=True, text=True, timeout=600)
-  assert result.returncode == 1, result.stderr[-2000:]
-  assert 'Run failed.' in result.stdout
-  assert 'Trainer failed: NonFiniteLossError: training loss became nan' in result.stdout
-  with open(output_dir / configs.RUN_SUMMARY_NAME) as f:
-    summary = json.load(f)
-  assert summary['status'] == 'failed' and not summary['pushed']
-  assert {c['id']: c['state'] for c in summary['components']}['Trainer'] == 'failed'
-  # The console names the failed component and the log, which holds the traceback.
-  assert re.search(r'^\[Trainer\] failed in \d+\.\d s$', result.stdout, re.MULTILINE)
-  assert f'Log: {summary["log_file"]}\n' in result.stdout
-  with open(summary['log_file']) as f:
-    assert 'Traceback (most recent call last)' in f.read()
-  assert not os.path.exists(output_dir / configs.SERVING_DIR_NAME) or not os.listdir(
-      output_dir / configs.SERVING_DIR_NAME)
+def test_a_gate_flag_reruns_only_the_evaluator_and_after_it(runs):
+  for name in ('drop just allowed', 'drop allowed'):
+    assert runs[name].executed() == set(EVALUATOR_AND_AFTER), name
+
+
+def test_psnr_drop_gate_refuses_a_drop_just_beyond_the_allowed_one(runs):
+  refused = runs['drop just allowed'].summary
+  assert not refused['blessed'] and not refused['pushed']
+  [reason] = refused['reasons']
+  allowed = -(runs['drop'] - 0.01)
+  match = re.fullmatch(r'denoised_psnr change vs baseline (\S+) is below the allowed (\S+) by (\S+)',
+                       reason)
+  assert match, reason
+  change, threshold, margin = (float(g) for g in match.groups())
+  assert change == pytest.approx(-runs['drop'], abs=1e-3)
+  assert threshold == pytest.approx(allowed, abs=1e-4)
+  assert margin == pytest.approx(0.01, abs=1e-3)
+
+
+def test_psnr_drop_gate_blesses_a_drop_just_within_the_allowed_one(runs):
+  blessed = runs['drop allowed'].summary
+  assert blessed['blessed'] and blessed['reasons'] == []
+  assert blessed['pushed'] and blessed['push_reason'] == 'blessed'
+  assert os.path.basename(blessed['pushed_model_dir']) == runs['versions at the end'][1]
+
+
+def test_a_deployed_version_is_left_byte_for_byte_unchanged_by_later_pushes(runs):
+  assert len(runs['versions at the end']) >= 2 and runs['versions at the end'][0] == runs['v1']
+  assert _version_bytes(os.path.join(runs['output_dir'], 'serving_model', runs['v1'])) == (
+      runs['v1 bytes'])
+  assert 'saved_model.pb' in runs['v1 bytes']
+
+
+def test_noise_factor_reruns_the_noise_augmenter_and_after_it(runs):
+  noise = runs['noise 0.3']
+  assert noise.status == 0
+  assert noise.executed() == set(NOISE_AND_AFTER)
+  with open(os.path.join(noise.summary['report_dir'], 'metrics.json')) as f:
+    assert json.load(f)['noise_factor'] == 0.3
+  assert noise.summary['metrics']['noisy_psnr'] < (
+      runs['first'].summary['metrics']['noisy_psnr'] - 2.0)
+
+
+# ---------------------------------------------------------------- the command line
+
+def test_a_run_killed_in_the_trainer_completes_on_the_next_call(runs):
+  assert runs['kill status'] == -signal.SIGKILL
+  assert runs['summary after kill'] is None
+  after = runs['after kill']
+  assert after.status == 0, after.printed[-3000:]
+  assert after.summary['status'] == 'succeeded' and after.summary['error'] is None
+
+
+def test_enable_cache_false_executes_every_component(runs):
+  assert runs['after kill'].executed() == set(EVERY_COMPONENT)
+
+
+def test_cli_exits_0_for_a_completed_run_that_the_ssim_gate_refuses(runs):
+  after = runs['after kill']
+  assert not after.summary['blessed'] and not after.summary['pushed']
+  [reason] = after.summary['reasons']
+  assert reason.startswith('denoised_ssim ') and 'below the threshold 0.9990' in reason
+  assert runs['versions at the end'] == runs['versions before kill']
+
+
+@pytest.mark.parametrize('flag, value', [
+    ('noise_factor', '-0.1'), ('noise_factor', 'nan'), ('seed', '-1'), ('epochs', '0'),
+    ('batch_size', '0'), ('learning_rate', '0'), ('learning_rate', 'inf'),
+    ('min_ssim', '1.5'), ('min_psnr_gain_db', 'nan'), ('max_psnr_drop_db', '-0.5'),
+    ('train_examples', '-1'), ('eval_examples', '-1'), ('model', 'resnet'),
+])
+def test_out_of_range_flags_are_refused_before_anything_runs(tmp_path, flag, value):
+  data_dir = conftest.write_dataset(tmp_path / 'data', 8, 4)
+  output_dir = str(tmp_path / 'out')
+  run = run_main(output_dir, f'--data_dir={data_dir}', f'--{flag}={value}')
+  assert run.status != 0 and run.summary is None
+  assert flag in run.printed, run.printed
+  _assert_nothing_ran(output_dir)
+
+
+def _assert_nothing_ran(output_dir):
+  for made_by_a_run in ('metadata.sqlite', 'artifacts', 'serving_model', 'run_summary.json'):
+    assert not os.path.exists(os.path.join(output_dir, made_by_a_run))
+
+
+def test_cli_refuses_an_out_of_range_flag_naming_it(tmp_path):
+  data_dir = conftest.write_dataset(tmp_path / 'data', 8, 4)
+  output_dir = str(tmp_path / 'out')
+  run = run_cli(output_dir, f'--data_dir={data_dir}', '--noise_factor=-0.1')
+  assert run.status == 1 and run.summary is None
+  assert 'noise_factor' in run.printed, run.printed[-2000:]
+  _assert_nothing_ran(output_dir)
