@@ -151,9 +151,9 @@ def _gzipped_dataset(directory, seed=0):
             'train-labels-idx1-ubyte': rng.integers(0, 10, 100),
             't10k-images-idx3-ubyte': rng.integers(0, 256, (5, 28, 28)),
             't10k-labels-idx1-ubyte': rng.integers(0, 10, 5)}
+  os.makedirs(directory)
   files = {}
   for stem, array in arrays.items():
-    os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, stem + '.gz')
     idx.write_idx(path, array)
     with open(path, 'rb') as f:

@@ -28,7 +28,9 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 import local_runner
 from components.report import report
+from pipeline import local_run
 from tests import conftest
+from tests import tfx_helpers
 from tests.test_metrics import numpy_metrics
 
 # Enough steps for the tutorial model to pass the default gates on 1,000 images.
@@ -154,6 +156,14 @@ def _version_bytes(version_dir):
   return digests
 
 
+def _exported_models(output_dir):
+  """(Model artifacts published in ML Metadata, SavedModels the Trainer wrote)."""
+  published = tfx_helpers.live_artifacts(local_run.metadata_config(output_dir), 'Model')
+  return ({a.uri for a in published if '/Trainer/' in a.uri},
+          set(tf.io.gfile.glob(os.path.join(output_dir, 'artifacts', 'Trainer', 'model', '*',
+                                            'Format-Serving', 'saved_model.pb'))))
+
+
 def _versions(output_dir):
   serving_dir = os.path.join(output_dir, 'serving_model')
   return sorted(n for n in os.listdir(serving_dir) if n.isdigit())
@@ -171,17 +181,19 @@ def runs(tmp_path_factory):
   r['v1 bytes'] = _version_bytes(os.path.join(out, 'serving_model', r['v1']))
   r['second'] = run_main(out, data, *TRAINING)
   r['third'] = run_main(out, data, *TRAINING)
+  r['models before nan'] = _exported_models(out)
   r['nan'] = run_main(out, data, '--epochs=1', '--batch_size=8', '--learning_rate=1e10',
                       '--nodata_validation')
+  r['models after nan'] = _exported_models(out)
   r['versions after nan'] = _versions(out)
   r['untrained'] = run_main(out, data, *UNTRAINED)
   summary = r['untrained'].summary
   drop = summary['baseline_metrics']['psnr'] - summary['metrics']['psnr']
   r['drop'] = drop
-  r['drop just allowed'] = run_main(out, data, *UNTRAINED, *ONLY_THE_DROP_GATE,
-                                    f'--max_psnr_drop_db={drop - 0.01}')
-  r['drop allowed'] = run_main(out, data, *UNTRAINED, *ONLY_THE_DROP_GATE,
-                               f'--max_psnr_drop_db={drop + 0.01}')
+  for name, max_drop in (('drop 0.01 dB beyond the allowed', drop - 0.01),
+                         ('drop 0.01 dB within the allowed', drop + 0.01)):
+    r[name] = run_main(out, data, *UNTRAINED, *ONLY_THE_DROP_GATE,
+                       f'--max_psnr_drop_db={max_drop}')
   r['noise 0.3'] = run_main(out, data, '--noise_factor=0.3', '--epochs=1', '--batch_size=8',
                             '--learning_rate=3e-3')
   killed_command = (data, '--epochs=1', '--batch_size=8', '--learning_rate=2e-3',
@@ -231,7 +243,7 @@ def test_run_summary_has_the_documented_keys_and_components_in_run_order(runs):
   for component in summary['components']:
     assert set(component) == {'id', 'state', 'seconds'}
     assert isinstance(component['seconds'], float) and component['seconds'] >= 0
-  # The report is the newest DenoiseReport artifact.
+  # This run's report, one of the DenoiseReport artifacts.
   assert summary['report_dir'].startswith(
       os.path.join(runs['output_dir'], 'artifacts', 'DenoiseReport', 'report', ''))
 
@@ -323,9 +335,14 @@ def test_failed_component_exits_1_and_is_named_in_summary_and_output(runs):
   assert nan.summary['status'] == 'failed'
   assert nan.summary['error'].startswith(
       'Trainer failed: NonFiniteLossError: training loss became nan')
+  assert 'lower --learning_rate' in nan.summary['error']
   assert nan.states['Trainer'] == 'failed'
   assert 'Trainer' in nan.printed and 'NonFiniteLossError' in nan.printed
   assert not nan.summary['pushed'] and not nan.summary['blessed']
+  # Nothing exported, published or deployed.
+  published, written = runs['models before nan']
+  assert len(published) == 1 and len(written) == 1   # the first run's model
+  assert runs['models after nan'] == runs['models before nan']
   assert runs['versions after nan'] == [runs['v1']]
 
 
@@ -355,17 +372,17 @@ def test_worse_candidate_is_refused_exits_0_and_leaves_the_deployed_version(runs
 
 
 def test_a_gate_flag_reruns_only_the_evaluator_and_after_it(runs):
-  for name in ('drop just allowed', 'drop allowed'):
+  for name in ('drop 0.01 dB beyond the allowed', 'drop 0.01 dB within the allowed'):
     assert runs[name].executed() == set(EVALUATOR_AND_AFTER), name
 
 
 def test_psnr_drop_gate_refuses_a_drop_just_beyond_the_allowed_one(runs):
-  refused = runs['drop just allowed'].summary
+  refused = runs['drop 0.01 dB beyond the allowed'].summary
   assert not refused['blessed'] and not refused['pushed']
   [reason] = refused['reasons']
   allowed = -(runs['drop'] - 0.01)
-  match = re.fullmatch(r'denoised_psnr change vs baseline (\S+) is below the allowed (\S+) by (\S+)',
-                       reason)
+  match = re.fullmatch(
+      r'denoised_psnr change vs baseline (\S+) is below the allowed (\S+) by (\S+)', reason)
   assert match, reason
   change, threshold, margin = (float(g) for g in match.groups())
   assert change == pytest.approx(-runs['drop'], abs=1e-3)
@@ -374,7 +391,7 @@ def test_psnr_drop_gate_refuses_a_drop_just_beyond_the_allowed_one(runs):
 
 
 def test_psnr_drop_gate_blesses_a_drop_just_within_the_allowed_one(runs):
-  blessed = runs['drop allowed'].summary
+  blessed = runs['drop 0.01 dB within the allowed'].summary
   assert blessed['blessed'] and blessed['reasons'] == []
   assert blessed['pushed'] and blessed['push_reason'] == 'blessed'
   assert os.path.basename(blessed['pushed_model_dir']) == runs['versions at the end'][1]
@@ -403,8 +420,8 @@ def test_a_run_killed_in_the_trainer_completes_on_the_next_call(runs):
   assert runs['kill status'] == -signal.SIGKILL
   assert runs['summary after kill'] is None
   after = runs['after kill']
-  assert after.status == 0, after.printed[-3000:]
-  assert after.summary['status'] == 'succeeded' and after.summary['error'] is None
+  assert after.summary['status'] == 'succeeded', after.printed[-3000:]
+  assert after.summary['error'] is None
 
 
 def test_enable_cache_false_executes_every_component(runs):
@@ -413,6 +430,8 @@ def test_enable_cache_false_executes_every_component(runs):
 
 def test_cli_exits_0_for_a_completed_run_that_the_ssim_gate_refuses(runs):
   after = runs['after kill']
+  assert after.status == 0, after.printed[-3000:]
+  assert after.summary['status'] == 'succeeded'
   assert not after.summary['blessed'] and not after.summary['pushed']
   [reason] = after.summary['reasons']
   assert reason.startswith('denoised_ssim ') and 'below the threshold 0.9990' in reason

@@ -11,16 +11,13 @@ import tf_keras
 from tfx.components.trainer import fn_args_utils
 
 from components import features
-from components.ingestion.component import FashionMnistExampleGen
 from components.model_code import denoise_trainer
 from components.model_code import hparams
 from components.model_code import model as model_lib
 from components.noise import noise
-from components.noise.component import NoiseAugmenter
 from components.noise.executor import to_noisy_example
 from pipeline import configs
 from tests import conftest
-from tests import tfx_helpers
 
 
 def _pairs(n, seed=0):
@@ -261,27 +258,3 @@ def test_run_fn_mirrors_over_two_devices_with_a_global_batch_per_device_batch_ti
   # 48 examples, --batch_size=8 per device on 2 devices: batches of 16, 3 per epoch.
   assert seen['batches_per_epoch'] == 3 and seen['steps'] == 2 * 3
   assert math.isfinite(seen['loss']) and seen['exported']
-
-
-def test_trainer_component_fails_on_nan_and_exports_nothing(tiny_data_dir, tmp_path):
-  from tfx.components import Trainer  # pylint: disable=g-import-not-at-top
-  from tfx.proto import trainer_pb2  # pylint: disable=g-import-not-at-top
-  from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
-  gen = FashionMnistExampleGen(data_dir=tiny_data_dir)
-  augmenter = NoiseAugmenter(examples=gen.outputs['examples'], noise_factor=0.2, seed=0)
-  trainer = Trainer(
-      module_file=pipeline_lib.TRAINER_MODULE_FILE,
-      examples=augmenter.outputs['augmented_examples'],
-      train_args=trainer_pb2.TrainArgs(splits=[features.TRAIN_SPLIT]),
-      eval_args=trainer_pb2.EvalArgs(splits=[features.EVAL_SPLIT]),
-      custom_config={'model': 'tutorial', 'epochs': 2, 'batch_size': 8,
-                     'learning_rate': 1e10, 'seed': 0})
-  # The Trainer imports its module from a wheel: the class is a copy of ours.
-  with pytest.raises(Exception, match='training loss became nan') as error:
-    tfx_helpers.run_components([gen, augmenter, trainer], str(tmp_path))
-  assert type(error.value).__name__ == 'NonFiniteLossError'
-  assert 'lower --learning_rate' in str(error.value)
-  config = tfx_helpers.metadata_config(str(tmp_path))
-  assert tfx_helpers.live_artifacts(config, 'Model') == []
-  assert not tf.io.gfile.glob(str(tmp_path / 'artifacts' / 'Trainer' / 'model' / '*' / '*' /
-                                  'saved_model.pb'))
