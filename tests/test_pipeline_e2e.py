@@ -45,11 +45,14 @@ ONLY_THE_SSIM_GATE = ('--min_ssim=0.999', '--min_psnr_gain_db=-100', '--max_psnr
 DATA_VALIDATION = ('StatisticsGen', 'SchemaGen', 'ExampleValidator')
 EVALUATOR_AND_AFTER = ('Evaluator', 'DenoisePusher', 'DenoiseReport')
 TRAINER_AND_AFTER = ('Trainer', 'DeployedModelBaseline') + EVALUATOR_AND_AFTER
+# A training flag is a TrainingHyperparameters property, read by the Trainer.
+TRAINING_FLAG_RERUNS = ('TrainingHyperparameters',) + TRAINER_AND_AFTER
 NOISE_AND_AFTER = ('NoiseAugmenter',) + TRAINER_AND_AFTER
-EVERY_COMPONENT = ('FashionMnistExampleGen',) + DATA_VALIDATION + NOISE_AND_AFTER
+EVERY_COMPONENT = (('FashionMnistExampleGen', 'TrainingHyperparameters') + DATA_VALIDATION
+                   + NOISE_AND_AFTER)
 SUMMARY_KEYS = {'status', 'blessed', 'pushed', 'reasons', 'push_reason', 'pushed_model_dir',
-                'metrics', 'baseline_version', 'baseline_metrics', 'report_dir', 'components',
-                'error'}
+                'metrics', 'baseline_version', 'baseline_metrics', 'report_dir', 'report_html',
+                'tensorboard_logdir', 'components', 'error', 'log_file'}
 
 
 class Run:
@@ -90,7 +93,8 @@ def run_main(output_dir, *argv):
   with flagsaver.flagsaver(), contextlib.redirect_stdout(printed), \
       contextlib.redirect_stderr(printed):
     try:
-      flags.FLAGS(['local_runner.py', f'--output_dir={output_dir}', *argv])
+      # --verbose: the console is this test's, not diverted into a log file.
+      flags.FLAGS(['local_runner.py', '--verbose', f'--output_dir={output_dir}', *argv])
       local_runner.main([])
       status = 0
     except flags.Error as error:   # a flag refused while parsing: app.run exits 1
@@ -182,8 +186,8 @@ def runs(tmp_path_factory):
   r['second'] = run_main(out, data, *TRAINING)
   r['third'] = run_main(out, data, *TRAINING)
   r['models before nan'] = _exported_models(out)
-  r['nan'] = run_main(out, data, '--epochs=1', '--batch_size=8', '--learning_rate=1e10',
-                      '--nodata_validation')
+  r['nan'] = run_cli(out, data, '--epochs=1', '--batch_size=8', '--learning_rate=1e10',
+                     '--nodata_validation')
   r['models after nan'] = _exported_models(out)
   r['versions after nan'] = _versions(out)
   r['untrained'] = run_main(out, data, *UNTRAINED)
@@ -236,7 +240,8 @@ def test_run_summary_has_the_documented_keys_and_components_in_run_order(runs):
   for upstream, downstream in (('FashionMnistExampleGen', 'StatisticsGen'),
                                ('StatisticsGen', 'SchemaGen'), ('SchemaGen', 'ExampleValidator'),
                                ('FashionMnistExampleGen', 'NoiseAugmenter'),
-                               ('NoiseAugmenter', 'Trainer'), ('Trainer', 'DeployedModelBaseline'),
+                               ('NoiseAugmenter', 'Trainer'), ('TrainingHyperparameters', 'Trainer'),
+                               ('Trainer', 'DeployedModelBaseline'),
                                ('DeployedModelBaseline', 'Evaluator'),
                                ('Evaluator', 'DenoisePusher'), ('DenoisePusher', 'DenoiseReport')):
     assert order.index(upstream) < order.index(downstream)
@@ -302,6 +307,19 @@ def test_report_holds_metrics_grid_and_robustness_sweep(runs):
   for image in ('denoise_grid.png', 'robustness.png'):
     with open(os.path.join(summary['report_dir'], image), 'rb') as f:
       assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+  # The page, named by the summary and on the console; the same file at the
+  # system.HTML artifact's URI, and the run's numbers on the system.Metrics
+  # artifact: what the KFP UI shows.
+  assert summary['report_html'] == os.path.join(summary['report_dir'], 'report.html')
+  assert f'Report: {summary["report_html"]}' in runs['first'].printed
+  config = local_run.metadata_config(runs['output_dir'])
+  pages = [tf.io.gfile.GFile(a.uri).read()
+           for a in tfx_helpers.live_artifacts(config, 'system.HTML')]
+  assert tf.io.gfile.GFile(summary['report_html']).read() in pages
+  scalars = tfx_helpers.live_artifacts(config, 'system.Metrics')
+  # ML Metadata's SQLite keeps about 8 significant digits.
+  assert summary['metrics']['psnr'] in [
+      pytest.approx(a.custom_properties['psnr'].double_value, rel=1e-6) for a in scalars]
 
 
 # ---------------------------------------------------------------- identical re-runs
@@ -337,7 +355,12 @@ def test_failed_component_exits_1_and_is_named_in_summary_and_output(runs):
       'Trainer failed: NonFiniteLossError: training loss became nan')
   assert 'lower --learning_rate' in nan.summary['error']
   assert nan.states['Trainer'] == 'failed'
-  assert 'Trainer' in nan.printed and 'NonFiniteLossError' in nan.printed
+  # The console names the failed component and the log, which holds the traceback.
+  assert re.search(r'^\[Trainer\] failed in \d+\.\d s$', nan.printed, re.MULTILINE), nan.printed
+  assert f'Error: {nan.summary["error"]}' in nan.printed
+  assert f'Log: {nan.summary["log_file"]}\n' in nan.printed
+  with open(nan.summary['log_file']) as f:
+    assert 'Traceback (most recent call last)' in f.read()
   assert not nan.summary['pushed'] and not nan.summary['blessed']
   # Nothing exported, published or deployed.
   published, written = runs['models before nan']
@@ -357,7 +380,7 @@ def test_nodata_validation_leaves_out_the_three_validation_components(runs):
 
 def test_a_training_flag_reruns_the_trainer_and_after_it(runs):
   untrained = runs['untrained']
-  assert untrained.executed() == set(TRAINER_AND_AFTER)
+  assert untrained.executed() == set(TRAINING_FLAG_RERUNS)
 
 
 def test_worse_candidate_is_refused_exits_0_and_leaves_the_deployed_version(runs):
@@ -462,6 +485,6 @@ def test_cli_refuses_an_out_of_range_flag_naming_it(tmp_path):
   data_dir = conftest.write_dataset(tmp_path / 'data', 8, 4)
   output_dir = str(tmp_path / 'out')
   run = run_cli(output_dir, f'--data_dir={data_dir}', '--noise_factor=-0.1')
-  assert run.status == 1 and run.summary is None
+  assert run.status == 2 and run.summary is None
   assert 'noise_factor' in run.printed, run.printed[-2000:]
   _assert_nothing_ran(output_dir)
