@@ -89,6 +89,24 @@ def test_eval_config_gates_the_overall_slice_only():
   assert [s.feature_keys for s in config.slicing_specs] == [[], ['label']]
 
 
+def _models_per_metric(config):
+  return {metric.class_name: list(spec.model_names)
+          for spec in config.metrics_specs for metric in spec.metrics}
+
+
+def test_metrics_of_the_data_alone_are_computed_for_the_candidate_only():
+  gates = dict(min_psnr_gain_db=3.0, min_ssim=0.65, max_psnr_drop_db=0.1)
+  everyone = []   # no model names: every model the Evaluator is given
+  assert _models_per_metric(eval_config.make_eval_config(**gates)) == {
+      'DenoisedMSE': everyone, 'DenoisedPSNR': everyone, 'DenoisedSSIM': everyone,
+      'NoisyMSE': ['candidate'], 'NoisyPSNR': ['candidate'], 'NoisySSIM': ['candidate'],
+      'PSNRGain': ['candidate']}
+  # A lone model is unnamed in TFMA: a name would match nothing.
+  alone = _models_per_metric(eval_config.make_eval_config(**gates, has_baseline=False))
+  assert len(alone) == 7
+  assert all(names == everyone for names in alone.values())
+
+
 @pytest.mark.parametrize('kwargs, message', [
     ({'min_ssim': 1.5}, 'min_ssim must be in'),
     ({'max_psnr_drop_db': -1.0}, 'max_psnr_drop_db must be >= 0'),

@@ -2,8 +2,9 @@
 
 It replaces the latest-blessed-model Resolver, which open-source Kubeflow
 Pipelines cannot execute: it reads the newest version of the push
-destination. With nothing deployed it hands on the candidate itself, so
-every change is 0 and the absolute thresholds alone decide.
+destination. With nothing deployed it hands on the candidate itself, with
+an empty `deployed_version`: the Evaluator then evaluates the candidate
+once, and the absolute thresholds alone decide.
 
 Caching: the execution must change exactly when the deployed model does.
 Locally, the runner passes the newest deployed version as `deployed_version`

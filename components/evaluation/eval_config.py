@@ -10,8 +10,8 @@ from components.evaluation import gates
 from components.model_code import metrics as metrics_lib
 
 METRICS_MODULE = metrics_lib.__name__
-CANDIDATE = 'candidate'
-BASELINE = 'baseline'
+CANDIDATE = tfma.CANDIDATE_KEY
+BASELINE = tfma.BASELINE_KEY
 
 
 def _overall_threshold(threshold):
@@ -19,8 +19,13 @@ def _overall_threshold(threshold):
                                        threshold=threshold)]
 
 
-def make_eval_config(min_psnr_gain_db, min_ssim, max_psnr_drop_db):
-  """Metrics overall and per class; gates on the overall slice only."""
+def make_eval_config(min_psnr_gain_db, min_ssim, max_psnr_drop_db, has_baseline=True):
+  """Metrics overall and per class; gates on the overall slice only.
+
+  The noisy input's metrics and the PSNR gain depend on the data alone: with
+  a baseline, only the candidate computes them, so the noisy images' SSIM is
+  not computed twice.
+  """
   gates.validate_thresholds(min_psnr_gain_db, min_ssim, max_psnr_drop_db)
   higher_is_better = tfma.MetricDirection.HIGHER_IS_BETTER
 
@@ -39,21 +44,27 @@ def make_eval_config(min_psnr_gain_db, min_ssim, max_psnr_drop_db):
                                   prediction_key=features.EVAL_OUTPUT_KEY)],
       slicing_specs=[tfma.SlicingSpec(),
                      tfma.SlicingSpec(feature_keys=[features.LABEL_KEY])],
-      metrics_specs=[tfma.MetricsSpec(metrics=[
-          metric(metrics_lib.DenoisedMSE),
-          metric(metrics_lib.DenoisedPSNR, _overall_threshold(tfma.MetricThreshold(
-              change_threshold=tfma.GenericChangeThreshold(
-                  direction=higher_is_better,
-                  absolute={'value': -max_psnr_drop_db})))),
-          metric(metrics_lib.DenoisedSSIM, _overall_threshold(tfma.MetricThreshold(
-              value_threshold=tfma.GenericValueThreshold(lower_bound={'value': min_ssim})))),
-          metric(metrics_lib.NoisyMSE),
-          metric(metrics_lib.NoisyPSNR),
-          metric(metrics_lib.NoisySSIM),
-          metric(metrics_lib.PSNRGain, _overall_threshold(tfma.MetricThreshold(
-              value_threshold=tfma.GenericValueThreshold(
-                  lower_bound={'value': min_psnr_gain_db})))),
-      ])])
+      metrics_specs=[
+          tfma.MetricsSpec(metrics=[
+              metric(metrics_lib.DenoisedMSE),
+              metric(metrics_lib.DenoisedPSNR, _overall_threshold(tfma.MetricThreshold(
+                  change_threshold=tfma.GenericChangeThreshold(
+                      direction=higher_is_better,
+                      absolute={'value': -max_psnr_drop_db})))),
+              metric(metrics_lib.DenoisedSSIM, _overall_threshold(tfma.MetricThreshold(
+                  value_threshold=tfma.GenericValueThreshold(lower_bound={'value': min_ssim})))),
+          ]),
+          # TFMA names the models 'candidate' and 'baseline' when there are two,
+          # and leaves a lone model unnamed.
+          tfma.MetricsSpec(model_names=[CANDIDATE] if has_baseline else [], metrics=[
+              metric(metrics_lib.NoisyMSE),
+              metric(metrics_lib.NoisyPSNR),
+              metric(metrics_lib.NoisySSIM),
+              metric(metrics_lib.PSNRGain, _overall_threshold(tfma.MetricThreshold(
+                  value_threshold=tfma.GenericValueThreshold(
+                      lower_bound={'value': min_psnr_gain_db})))),
+          ]),
+      ])
 
 
 def explain_failures(validation_result):
