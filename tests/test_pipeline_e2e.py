@@ -27,6 +27,7 @@ import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 import local_runner
+from components.evaluation import eval_config
 from components.report import report
 from pipeline import local_run
 from tests import conftest
@@ -335,6 +336,24 @@ def test_second_run_reevaluates_against_the_deployed_model_and_pushes_nothing(ru
   assert second.summary['baseline_version'] == runs['v1']
   assert second.summary['baseline_metrics'] == pytest.approx(
       {k: first['metrics'][k] for k in ('psnr', 'ssim', 'mse')}, abs=1e-4)
+
+
+def _evaluation_metrics(output_dir):
+  """The overall slice's {model: {metric: value}} of every Evaluator execution, in run order."""
+  executions = os.path.join(output_dir, 'artifacts', 'Evaluator', 'evaluation')
+  return [eval_config.load_metrics(os.path.join(executions, e))['overall']
+          for e in sorted(os.listdir(executions), key=int)]
+
+
+def test_the_candidate_is_evaluated_once_and_the_data_alone_metrics_once_per_run(runs):
+  first, second = _evaluation_metrics(runs['output_dir'])[:2]
+  denoised = {'denoised_mse', 'denoised_psnr', 'denoised_ssim'}
+  everything = denoised | {'noisy_mse', 'noisy_psnr', 'noisy_ssim', 'psnr_gain'}
+  # Nothing deployed yet: the candidate alone, not also as its own baseline.
+  assert set(first) == {'candidate'} and set(first['candidate']) == everything
+  # Against the deployed model: its denoised metrics, not the noisy input's again.
+  assert set(second) == {'candidate', 'baseline', 'diff'}
+  assert set(second['candidate']) == everything and set(second['baseline']) == denoised
 
 
 def test_third_run_is_fully_cached(runs):
