@@ -116,6 +116,7 @@ def test_every_executor_runs_the_image_and_none_is_a_resolver(package):
   for name, executor in executors.items():
     assert executor.WhichOneof('spec') == 'container', name
     assert executor.container.image == IMAGE, name
+    assert executor.container.command == ['python', '-m', 'pipeline.container_entrypoint'], name
     # The container imports the executor by this path: it must exist in the image's code.
     executor_class = import_utils.import_class_by_path(
         _arg(executor.container, '--executor_class_path'))
