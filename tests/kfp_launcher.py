@@ -257,11 +257,11 @@ def _fingerprint(inputs, outputs, component, container):
   return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
-def _launch(name, command, executor_input, component, task_dir, code_root, run_id, env):
+def _launch(name, command, executor_input, component, task_dir, code_root, run_id, pod_env):
   """The launcher's execute: runs the command, then merges its ExecutorOutput."""
   os.makedirs(os.path.join(task_dir, 'outputs'))  # prepareOutputFolders: parents only.
   log_path = os.path.join(task_dir, 'executor-logs')
-  returncode = _run_in_container(command, code_root, log_path, env)
+  returncode = _run_in_container(command, code_root, log_path, pod_env)
   if returncode:
     raise TaskFailedError(name, returncode, log_path)
   outputs = executor_input['outputs']

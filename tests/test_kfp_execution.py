@@ -79,6 +79,11 @@ PACKAGE_TASKS = {'FashionMnistExampleGen', 'NoiseAugmenter', 'TrainingHyperparam
                  'Evaluator', 'DenoisePusher', 'DenoiseReport'}
 CACHED_ON_RERUN = {'FashionMnistExampleGen', 'NoiseAugmenter', 'TrainingHyperparameters',
                    'Trainer'}
+# The package's data and compile-time parameter values, but data_dir: a tiny dataset on which
+# the tutorial model passes the gates.
+N_TRAIN, N_EVAL = 1000, 200
+PACKAGE_VALUES = dict(train_examples=0, eval_examples=0, noise_factor=0.2, model='tutorial',
+                      min_psnr_gain_db=3.0, min_ssim=0.65, max_psnr_drop_db=0.1, **TRAINING)
 
 
 def _parameter(parameter_type, **fields):
@@ -327,9 +332,8 @@ def package_runs(tmp_path_factory):
   on tiny data, then once more with a stricter SSIM gate given as a run parameter."""
   root = tmp_path_factory.mktemp('kfp_package')
   serving_dir = str(root / 'serving')
-  compiled = dict(data_dir=conftest.write_dataset(root / 'data', 1000, 200), train_examples=0,
-                  eval_examples=0, noise_factor=0.2, model='tutorial', min_psnr_gain_db=3.0,
-                  min_ssim=0.65, max_psnr_drop_db=0.1, **TRAINING)
+  compiled = dict(PACKAGE_VALUES,
+                  data_dir=conftest.write_dataset(root / 'data', N_TRAIN, N_EVAL))
   pipeline = pipeline_lib.create_pipeline(
       pipeline_root=str(root / 'pipeline_root'), serving_dir=serving_dir,
       trainer_module_file=None, data_validation=False,

@@ -28,11 +28,12 @@ from pipeline import pipeline as pipeline_lib
 from tests import conftest
 from tests import kfp_launcher
 from tests.test_kfp_execution import IMAGE
+from tests.test_kfp_execution import N_EVAL
+from tests.test_kfp_execution import N_TRAIN
 from tests.test_kfp_execution import PACKAGE_TASKS
-from tests.test_pipeline_e2e import TRAINING
+from tests.test_kfp_execution import PACKAGE_VALUES
 
 BUCKET = 'denoise-test'
-N_TRAIN, N_EVAL = 1000, 200  # As test_kfp_execution: enough for the tutorial model to be blessed.
 SERVER_START_SECONDS = 60
 # Artifacts that are all metadata: the push decision (the model goes to the serving dir),
 # the KFP UI's scalar metrics.
@@ -118,9 +119,7 @@ def s3_run(s3_endpoint, tmp_path_factory):
   for name in sorted(os.listdir(data_dir)):
     client.upload_file(os.path.join(data_dir, name), BUCKET, f'data/{name}')
     os.remove(os.path.join(data_dir, name))  # The run can only have read the bucket's.
-  compiled = dict(data_dir=f's3://{BUCKET}/data', train_examples=0, eval_examples=0,
-                  noise_factor=0.2, model='tutorial', min_psnr_gain_db=3.0, min_ssim=0.65,
-                  max_psnr_drop_db=0.1, **TRAINING)
+  compiled = dict(PACKAGE_VALUES, data_dir=f's3://{BUCKET}/data')
   pipeline = pipeline_lib.create_pipeline(
       pipeline_root=f's3://{BUCKET}/root', serving_dir=f's3://{BUCKET}/serving',
       trainer_module_file=None, data_validation=False,
