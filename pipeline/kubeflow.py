@@ -17,6 +17,7 @@ from components.evaluation import gates
 from components.model_code import hparams
 from components.noise import noise
 from pipeline import configs
+from pipeline import container_entrypoint
 from pipeline import storage
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
@@ -114,7 +115,9 @@ def trainer_resources(cpu_limit, memory_limit_gb, gpus, accelerator):
 def compile_pipeline(pipeline, image, package_path):
   """Writes the KFP package of a TFX pipeline; returns its path.
 
-  Every task runs `image`. Tasks of DeployedModelBaseline get caching disabled:
+  Every task runs `image`, with container_entrypoint.COMMAND (TFX's executor
+  entrypoint, with s3:// and an exit tensorflow-io cannot abort). Tasks of
+  DeployedModelBaseline get caching disabled:
   their inputs do not change when a new model is deployed. RuntimeParameters
   become pipeline parameters with their defaults.
   """
@@ -126,7 +129,8 @@ def compile_pipeline(pipeline, image, package_path):
   output_dir, filename = os.path.split(os.path.abspath(package_path))
   runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
       config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
-          default_image=image, use_pipeline_spec_2_1=True),
+          default_image=image, default_commands=list(container_entrypoint.COMMAND),
+          use_pipeline_spec_2_1=True),
       output_dir=output_dir, output_filename=filename)
   runner.run(pipeline)
   package_path = os.path.join(output_dir, filename)

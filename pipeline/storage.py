@@ -2,24 +2,26 @@
 
 Components read and write through tf.io.gfile and Beam's file systems, and find
 out that a scheme is not implemented only when they run, on the cluster. The
-image handles local paths (inside its container) and gs:// (TensorFlow's
-tensorflow-io-gcs-filesystem, Beam's GCS file system). Not s3:// (so not MinIO,
-open-source Kubeflow's default store, which speaks S3): tensorflow-io 0.37.1,
-the release built for TF 2.16, implements it, but a process that used s3://
-aborts as it exits (tensorflow/io issue 2039, fixed after that release), so
-every task would be marked failed. No TensorFlow import here: the runner
-checks its flags before it imports TensorFlow.
+image handles local paths (inside its container), gs:// (TensorFlow's
+tensorflow-io-gcs-filesystem, Beam's GCS file system) and s3:// (tensorflow-io,
+which every task imports through pipeline/container_entrypoint.py, and Beam's S3
+file system through boto3). MinIO, open-source Kubeflow's default store, speaks
+S3: its buckets are given as s3:// with the endpoint in the components'
+environment, not as minio://. No TensorFlow import here: the runner checks its
+flags before it imports TensorFlow.
 """
 import re
 
-REMOTE_SCHEMES = ('gs',)
+# Keep in step with the Dockerfile: s3:// needs its tensorflow-io and boto3.
+REMOTE_SCHEMES = ('gs', 's3')
 
 # TensorFlow's rule (tensorflow/core/platform/path.cc, ParseURI): a scheme is
 # [a-zA-Z][0-9a-zA-Z.]* followed by "://"; anything else is a local path.
 _URI = re.compile(r'([a-zA-Z][0-9a-zA-Z.]*)://([^/]*)')
 
-S3_NOTE = ('s3:// (and MinIO, Kubeflow\'s default store) is not supported yet: '
-           'tensorflow-io 0.37.1 aborts every process that used it as it exits')
+MINIO_HINT = ('a MinIO bucket is s3://BUCKET/... with S3_ENDPOINT and AWS_ENDPOINT_URL '
+              '(http://HOST:PORT), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION '
+              "set in the components' environment")
 
 
 def uri_scheme(uri):
@@ -43,7 +45,7 @@ def check_storage_uri(uri, what):
     supported = ', '.join(f'{s}://BUCKET/...' for s in REMOTE_SCHEMES)
     raise ValueError(
         f'{what} {uri}: the pipeline image cannot read or write {scheme}:// (no file '
-        f'system for it in TensorFlow or Beam there). Use a local path or {supported}'
-        f'{"; " + S3_NOTE if scheme in ("s3", "minio") else ""}.')
+        f'system for it in TensorFlow or Beam there). Use a local path or {supported}; '
+        f'{MINIO_HINT}.')
   if not bucket:
     raise ValueError(f'{what} {uri}: no bucket name after {scheme}://')

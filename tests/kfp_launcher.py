@@ -6,9 +6,12 @@ ExecutorInput and cache key, the launcher (component/launcher_v2.go) runs the
 container's command and merges the ExecutorOutput, and ML Metadata records
 each output artifact (metadata/converter.go). The image is this repository:
 `python` is this interpreter, PYTHONPATH and the working directory the
-repository root, as the Dockerfile sets them. The pipeline root must be a local
-directory. Importer and resolver executors, conditions, loops and nested DAGs
-are refused: the project's packages must not need them.
+repository root, as the Dockerfile sets them. The pipeline root holds the
+artifacts, and may be remote (s3://, gs://: only the tasks read and write it);
+the launcher's own files, pod-local on a cluster (executor logs, output
+parameter files, the ExecutorOutput) and its cache records (KFP's database),
+stay in a local work directory. Importer and resolver executors, conditions,
+loops and nested DAGs are refused: the project's packages must not need them.
 """
 import dataclasses
 import graphlib
@@ -43,7 +46,7 @@ class TaskResult:
 @dataclasses.dataclass
 class RunResult:
   run_id: str
-  root: str    # <pipeline root>/<pipeline name>/<run id>: every task's outputs
+  root: str    # <pipeline root>/<pipeline name>/<run id>: every task's output artifacts
   tasks: dict  # task name -> TaskResult, in the order they ran
 
 
@@ -58,25 +61,34 @@ class TaskFailedError(RuntimeError):
 
 
 def run_package(package_path, parameters=None, pipeline_root=None, run_id=None,
-                enable_caching=True, code_root=CODE_ROOT):
+                enable_caching=True, code_root=CODE_ROOT, work_dir=None, env=None):
   """Runs every task of the package; returns a RunResult, raises TaskFailedError.
 
   parameters: values of the pipeline's parameters (root inputDefinitions) by
     name; the others take their defaults. pipeline_root: defaults to the
     package's. enable_caching: False runs every task; True reuses the outputs
     of an earlier run's task with the same cache key when the task enables
-    caching, as KFP does with its cache database (kept in the pipeline root).
+    caching, as KFP does with its cache database. work_dir: the local directory
+    of the launcher's files and cache records; defaults to a local pipeline
+    root, required with a remote one. env: environment variables added to every
+    container's, as a pod spec's `env` (e.g. an S3 endpoint and credentials).
   """
   with open(package_path) as f:
     spec = yaml.safe_load(f)
   pipeline_root = pipeline_root or spec.get('defaultPipelineRoot', '')
-  if not pipeline_root or '://' in pipeline_root:
-    raise ValueError(f'the pipeline root must be a local directory, got {pipeline_root!r}')
+  if not pipeline_root:
+    raise ValueError('no pipeline root: the package has no defaultPipelineRoot')
+  if work_dir is None:
+    if '://' in pipeline_root:
+      raise ValueError(f'the pipeline root {pipeline_root} is remote: give a local work_dir '
+                       'for the launcher\'s files')
+    work_dir = pipeline_root
   pipeline_name, run_id = spec['pipelineInfo']['name'], run_id or str(uuid.uuid4())
   root_values = _pipeline_parameters(
       spec['root'].get('inputDefinitions', {}).get('parameters', {}), parameters or {})
-  cache_dir = os.path.join(pipeline_root, pipeline_name, 'cache')
+  cache_dir = os.path.join(work_dir, pipeline_name, 'cache')
   run = RunResult(run_id, os.path.join(pipeline_root, pipeline_name, run_id), {})
+  run_dir = os.path.join(work_dir, pipeline_name, run_id)
   tasks = spec['root']['dag']['tasks']
   components = {name: spec['components'][task['componentRef']['name']]
                 for name, task in tasks.items()}
@@ -86,8 +98,10 @@ def run_package(package_path, parameters=None, pipeline_root=None, run_id=None,
     task, component, container = tasks[name], components[name], containers[name]
     inputs = {'parameterValues': _input_parameters(name, task, component, root_values, run),
               'artifacts': _input_artifacts(name, task, run)}
-    task_root = os.path.join(run.root, name, str(uuid.uuid4()))
-    outputs = _provision_outputs(task_root, component.get('outputDefinitions', {}))
+    task_id = os.path.join(name, str(uuid.uuid4()))
+    task_dir = os.path.join(run_dir, task_id)
+    outputs = _provision_outputs(os.path.join(run.root, task_id), task_dir,
+                                 component.get('outputDefinitions', {}))
     cache_path = os.path.join(cache_dir, _fingerprint(inputs, outputs, component, container)
                               + '.json')
     caching = enable_caching and task.get('cachingOptions', {}).get('enableCache', False)
@@ -102,7 +116,8 @@ def run_package(package_path, parameters=None, pipeline_root=None, run_id=None,
     command = placeholder_utils.replace_placeholders(
         container.get('command', []) + container.get('args', []), executor_input,
         f'{pipeline_name}-{run_id}', name, pipeline_root)
-    result = _launch(name, command, executor_input, component, task_root, code_root, run_id)
+    result = _launch(name, command, executor_input, component, task_dir, code_root, run_id,
+                     env or {})
     if caching:
       os.makedirs(cache_dir, exist_ok=True)
       with open(cache_path, 'w') as f:
@@ -212,16 +227,20 @@ def _input_artifacts(name, task, run):
   return artifacts
 
 
-def _provision_outputs(task_root, definitions):
-  """The driver's provisionOutputs: <task root>/<output key> for every output artifact."""
+def _provision_outputs(task_root, task_dir, definitions):
+  """The driver's provisionOutputs: <task root>/<output key> for every output artifact.
+
+  task_root is under the pipeline root; task_dir is local, where the launcher
+  reads the output parameters and the ExecutorOutput back.
+  """
   return {
       'artifacts': {key: {'artifacts': [{
           'name': key, 'type': definition['artifactType'],
           'uri': os.path.join(task_root, key), 'metadata': definition.get('metadata', {})}]}
                     for key, definition in definitions.get('artifacts', {}).items()},
-      'parameters': {key: {'outputFile': os.path.join(task_root, 'outputs', key)}
+      'parameters': {key: {'outputFile': os.path.join(task_dir, 'outputs', key)}
                      for key in definitions.get('parameters', {})},
-      'outputFile': os.path.join(task_root, 'output_metadata.json')}
+      'outputFile': os.path.join(task_dir, 'output_metadata.json')}
 
 
 def _fingerprint(inputs, outputs, component, container):
@@ -238,11 +257,11 @@ def _fingerprint(inputs, outputs, component, container):
   return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
-def _launch(name, command, executor_input, component, task_root, code_root, run_id):
+def _launch(name, command, executor_input, component, task_dir, code_root, run_id, pod_env):
   """The launcher's execute: runs the command, then merges its ExecutorOutput."""
-  os.makedirs(os.path.join(task_root, 'outputs'))  # prepareOutputFolders: parents only.
-  log_path = os.path.join(task_root, 'executor-logs')
-  returncode = _run_in_container(command, code_root, log_path)
+  os.makedirs(os.path.join(task_dir, 'outputs'))  # prepareOutputFolders: parents only.
+  log_path = os.path.join(task_dir, 'executor-logs')
+  returncode = _run_in_container(command, code_root, log_path, pod_env)
   if returncode:
     raise TaskFailedError(name, returncode, log_path)
   outputs = executor_input['outputs']
@@ -270,19 +289,20 @@ def _launch(name, command, executor_input, component, task_root, code_root, run_
   return TaskResult('executed', artifacts, parameters, log_path)
 
 
-def _run_in_container(command, code_root, log_path):
+def _run_in_container(command, code_root, log_path, pod_env):
   """Runs command as the image would, stdout and stderr to log_path; returns its exit code.
 
   A container starts from its image's environment, not from this process's:
   importing TFX here set TF_USE_LEGACY_KERAS=1 (tensorflow_transform does), with
   which TFMA would load our SavedModel as a Keras model. Its /tmp goes away with
-  the pod: TFX leaves a 42 MB sdist of itself there per Beam component.
+  the pod: TFX leaves a 42 MB sdist of itself there per Beam component. pod_env
+  is added to the image's environment, as a pod spec's `env`.
   """
   if command and command[0] == 'python':
     command = [sys.executable, *command[1:]]
   with tempfile.TemporaryDirectory() as pod_tmp, open(log_path, 'wb') as log:
     env = {'PATH': os.environ.get('PATH', os.defpath), 'HOME': os.path.expanduser('~'),
-           'PYTHONPATH': code_root, 'TMPDIR': pod_tmp}
+           'PYTHONPATH': code_root, 'TMPDIR': pod_tmp, **pod_env}
     return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=code_root,
                           env=env, check=False).returncode
 

@@ -57,6 +57,18 @@ with open(os.path.join(uri, 'inputs.json'), 'w') as f:
 with open(outputs['outputFile'], 'w') as f:
   json.dump({'artifacts': {'report': {'artifacts': [{'uri': uri, 'metadata': {'n': 1}}]}}}, f)
 '''
+# A task whose artifact lives in an object store: it writes only the launcher's local files,
+# and reports in its artifact's metadata what its environment held.
+ENV_REPORTER = '''
+import json, os, sys
+outputs = json.loads(sys.argv[1])['outputs']
+with open(outputs['parameters']['size']['outputFile'], 'w') as f:
+  f.write('1')
+with open(outputs['outputFile'], 'w') as f:
+  json.dump({'artifacts': {'data': {'artifacts': [{'metadata': {
+      'endpoint': os.environ['S3_ENDPOINT'], 'home': os.environ['HOME']}}]}},
+      'parameterValues': {'tag': 't'}}, f)
+'''
 DATASET = {'schemaTitle': 'system.Dataset'}
 # Never pulled: the launcher runs this repository's code with this interpreter.
 IMAGE = 'denoise-pipeline:local'
@@ -67,6 +79,11 @@ PACKAGE_TASKS = {'FashionMnistExampleGen', 'NoiseAugmenter', 'TrainingHyperparam
                  'Evaluator', 'DenoisePusher', 'DenoiseReport'}
 CACHED_ON_RERUN = {'FashionMnistExampleGen', 'NoiseAugmenter', 'TrainingHyperparameters',
                    'Trainer'}
+# The package's data and compile-time parameter values, but data_dir: a tiny dataset on which
+# the tutorial model passes the gates.
+N_TRAIN, N_EVAL = 1000, 200
+PACKAGE_VALUES = dict(train_examples=0, eval_examples=0, noise_factor=0.2, model='tutorial',
+                      min_psnr_gain_db=3.0, min_ssim=0.65, max_psnr_drop_db=0.1, **TRAINING)
 
 
 def _parameter(parameter_type, **fields):
@@ -276,6 +293,38 @@ def test_an_undeclared_dependency_is_refused(tiny):
     run_spec(spec)
 
 
+def test_a_remote_root_holds_the_artifacts_and_a_local_work_dir_the_launchers_files(tmp_path):
+  spec = tiny_spec()
+  del spec['root']['dag']['tasks']['a_consumer']
+  spec['deploymentSpec']['executors']['producer']['container']['command'][-1] = ENV_REPORTER
+  package = _write(spec, tmp_path / 'tiny.yaml')
+  with pytest.raises(ValueError, match='the pipeline root s3://bucket/root is remote: give a '
+                                       'local work_dir'):
+    kfp_launcher.run_package(package, pipeline_root='s3://bucket/root')
+  work_dir = tmp_path / 'pod'
+  env = {'S3_ENDPOINT': 'http://127.0.0.1:9000', 'HOME': str(tmp_path / 'home')}
+  run = kfp_launcher.run_package(package, pipeline_root='s3://bucket/root',
+                                 work_dir=str(work_dir), env=env, run_id='run-1')
+  assert run.root == 's3://bucket/root/tiny/run-1'
+  producer = run.tasks['z_producer']
+  assert producer.state == 'executed'
+  assert producer.parameters == {'size': 1.0, 'tag': 't'}
+  # The pod's variables reach the container, over the image's (HOME).
+  data = producer.artifacts['data']
+  assert data['metadata'] == {'endpoint': 'http://127.0.0.1:9000', 'home': str(tmp_path / 'home'),
+                              'display_name': 'data'}
+  task_dir = os.path.dirname(producer.log_path)
+  task_id = os.path.relpath(task_dir, work_dir / 'tiny' / 'run-1')
+  assert os.path.dirname(task_id) == 'z_producer'
+  assert data['uri'] == f's3://bucket/root/tiny/run-1/{task_id}/data'
+  assert sorted(os.listdir(task_dir)) == ['executor-logs', 'output_metadata.json', 'outputs']
+  again = kfp_launcher.run_package(package, pipeline_root='s3://bucket/root',
+                                   work_dir=str(work_dir), env=env)
+  assert again.tasks['z_producer'].state == 'cached'
+  assert again.tasks['z_producer'].artifacts == producer.artifacts
+  assert len(os.listdir(work_dir / 'tiny' / 'cache')) == 1
+
+
 @pytest.fixture(scope='module')
 def package_runs(tmp_path_factory):
   """The project's package, compiled as kubeflow_runner.py does (run-time parameters
@@ -283,9 +332,8 @@ def package_runs(tmp_path_factory):
   on tiny data, then once more with a stricter SSIM gate given as a run parameter."""
   root = tmp_path_factory.mktemp('kfp_package')
   serving_dir = str(root / 'serving')
-  compiled = dict(data_dir=conftest.write_dataset(root / 'data', 1000, 200), train_examples=0,
-                  eval_examples=0, noise_factor=0.2, model='tutorial', min_psnr_gain_db=3.0,
-                  min_ssim=0.65, max_psnr_drop_db=0.1, **TRAINING)
+  compiled = dict(PACKAGE_VALUES,
+                  data_dir=conftest.write_dataset(root / 'data', N_TRAIN, N_EVAL))
   pipeline = pipeline_lib.create_pipeline(
       pipeline_root=str(root / 'pipeline_root'), serving_dir=serving_dir,
       trainer_module_file=None, data_validation=False,

@@ -116,6 +116,7 @@ def test_every_executor_runs_the_image_and_none_is_a_resolver(package):
   for name, executor in executors.items():
     assert executor.WhichOneof('spec') == 'container', name
     assert executor.container.image == IMAGE, name
+    assert executor.container.command == ['python', '-m', 'pipeline.container_entrypoint'], name
     # The container imports the executor by this path: it must exist in the image's code.
     executor_class = import_utils.import_class_by_path(
         _arg(executor.container, '--executor_class_path'))
@@ -353,14 +354,32 @@ def test_cron_creates_a_recurring_run(run_cli, tmp_path, capsys):
   assert 'Recurring run recurring-1' in capsys.readouterr().out
 
 
+def test_s3_locations_compile_into_the_package(run_cli, tmp_path):
+  # AWS S3, or MinIO: the endpoint and credentials are the components' environment.
+  output = str(tmp_path / 'denoise.yaml')
+  run_cli('--pipeline_root=s3://bucket/denoise', '--data_dir=s3://bucket/fashion-mnist',
+          f'--output={output}', '--run', '--endpoint=http://kfp:8888',
+          '--param=data_dir=s3://bucket/other')
+  [client] = run_cli.clients
+  assert client.calls[1][1]['pipeline_root'] == 's3://bucket/denoise'
+  assert client.calls[1][1]['arguments'] == {'data_dir': 's3://bucket/other'}
+  spec, _ = _load(output)
+  assert spec.default_pipeline_root == 's3://bucket/denoise'
+  assert (spec.root.input_definitions.parameters['data_dir'].default_value.string_value ==
+          's3://bucket/fashion-mnist')
+  baseline_inputs = spec.root.dag.tasks['DeployedModelBaseline'].inputs.parameters
+  assert (baseline_inputs['serving_dir'].runtime_value.constant.string_value ==
+          f's3://bucket/denoise/{configs.SERVING_DIR_NAME}')
+
+
 @pytest.mark.parametrize('argv, message', [
     (['--cron=0 3 * * *', '--endpoint=http://kfp'], '--cron needs 6 fields'),
     (['--run'], '--run needs --endpoint'),
     (['--param=epochs=2'], '--param sets a value for --run or --cron'),
     (['--serving_dir=minio://mlpipeline/serving'],
      '--serving_dir minio://mlpipeline/serving: the pipeline image cannot read or write'),
-    (['--run', '--endpoint=http://kfp', '--param=data_dir=s3://bucket/data'],
-     '--param data_dir s3://bucket/data: the pipeline image cannot read or write s3://'),
+    (['--run', '--endpoint=http://kfp', '--param=data_dir=s3a://bucket/data'],
+     '--param data_dir s3a://bucket/data: the pipeline image cannot read or write s3a://'),
     (['--run', '--endpoint=http://kfp', '--param=min_ssim=2'], 'min_ssim must be in'),
 ])
 def test_bad_submissions_are_refused_before_compiling(run_cli, tmp_path, argv, message):
@@ -381,7 +400,7 @@ def test_help_lists_the_flags():
 
 
 def test_a_root_the_image_cannot_write_is_refused_before_tensorflow_loads(tmp_path):
-  # Kubeflow's default artifact store is MinIO: TFX's components cannot write it.
+  # Kubeflow's default root is minio://, a scheme tf.io.gfile does not know: MinIO is s3://.
   code = ('import sys, runpy; sys.argv = ["kubeflow_runner.py", '
           '"--pipeline_root=minio://mlpipeline/v2/artifacts", "--output=%s"]\n'
           'try:\n  runpy.run_path("kubeflow_runner.py", run_name="__main__")\n'
@@ -392,7 +411,7 @@ def test_a_root_the_image_cannot_write_is_refused_before_tensorflow_loads(tmp_pa
   message, tensorflow_loaded = result.stdout.strip().rsplit('\n', 1)
   assert message.startswith('error: --pipeline_root minio://mlpipeline/v2/artifacts: the '
                             'pipeline image cannot read or write minio://')
-  assert 'Use a local path or gs://BUCKET/...' in message
+  assert 'Use a local path or gs://BUCKET/..., s3://BUCKET/...; a MinIO bucket is' in message
   assert tensorflow_loaded == 'False'
   assert not (tmp_path / 'p.yaml').exists()
 

@@ -9,7 +9,7 @@ from tests import conftest
 
 
 @pytest.mark.parametrize('uri', [
-    'gs://bucket/denoise', 'gs://bucket', '/mnt/artifacts',
+    'gs://bucket/denoise', 'gs://bucket', 's3://bucket/denoise', 's3://bucket', '/mnt/artifacts',
     'relative/dir', '',
     # TensorFlow reads these as local paths too: no "://" after a valid scheme.
     's3:/bucket/dir', 'my-store://bucket'])
@@ -19,7 +19,6 @@ def test_usable_locations_pass(uri):
 
 @pytest.mark.parametrize('uri, scheme', [
     ('minio://mlpipeline/v2/artifacts', 'minio'),
-    ('s3://bucket/dir', 's3'),
     ('s3a://bucket/dir', 's3a'),
     ('hdfs://namenode/dir', 'hdfs'),
     ('file:///tmp/root', 'file'),
@@ -31,19 +30,22 @@ def test_other_schemes_are_refused_naming_flag_scheme_and_what_works(uri, scheme
   message = str(error.value)
   assert message.startswith(f'--serving_dir {uri}: ')
   assert f'cannot read or write {scheme}://' in message
-  assert 'Use a local path or gs://BUCKET/...' in message
-  # Why S3 and MinIO, the ones Kubeflow users expect, are not there.
-  assert ('aborts every process that used it' in message) == (scheme in ('s3', 'minio'))
+  assert 'Use a local path or gs://BUCKET/..., s3://BUCKET/...; ' in message
+  # How MinIO, Kubeflow's default store, is reached instead of minio://.
+  assert message.endswith('; a MinIO bucket is s3://BUCKET/... with S3_ENDPOINT and '
+                          'AWS_ENDPOINT_URL (http://HOST:PORT), AWS_ACCESS_KEY_ID, '
+                          'AWS_SECRET_ACCESS_KEY and AWS_REGION set in the components\' '
+                          'environment.')
 
 
-@pytest.mark.parametrize('uri', ['gs:///dir', 'gs://'])
+@pytest.mark.parametrize('uri', ['gs:///dir', 'gs://', 's3:///dir', 's3://'])
 def test_a_missing_bucket_is_refused(uri):
   with pytest.raises(ValueError, match=f'--data_dir {uri}: no bucket name after '):
     storage.check_storage_uri(uri, '--data_dir')
 
 
 @pytest.mark.parametrize('uri, scheme', [
-    ('gs://b/x', 'gs'), ('minio://b', 'minio'), ('/a/b', ''), ('s3:/b', '')])
+    ('gs://b/x', 'gs'), ('s3://b/x', 's3'), ('minio://b', 'minio'), ('/a/b', ''), ('s3:/b', '')])
 def test_uri_scheme(uri, scheme):
   assert storage.uri_scheme(uri) == scheme
 
