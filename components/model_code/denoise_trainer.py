@@ -96,8 +96,7 @@ def _without_autotune_model():
 
   Deleting an iterator joins that thread, which sleeps between optimizations
   for a period that doubles up to a minute; at the end of `fit` the join
-  waited out the sleep (up to ~55 s after 10 epochs, bench/RESULTS.md). The
-  parallel stages still run on all cores, and prefetch still sizes its buffer.
+  waited out the sleep (up to ~55 s after 10 epochs, bench/RESULTS.md).
   """
   options = tf.data.Options()
   options.autotune.enabled = False
