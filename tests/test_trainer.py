@@ -94,6 +94,60 @@ def test_dataset_yields_noisy_inputs_and_clean_targets(tmp_path):
   np.testing.assert_array_equal(np.sort(shuffled, axis=None), np.sort(clean, axis=None))
 
 
+def _write_shards(directory, n, shards):
+  """n distinct examples dealt round-robin into `shards` gzipped files; returns (pattern, clean)."""
+  noisy, clean, ids = _pairs(n)
+  for shard in range(shards):
+    with tf.io.TFRecordWriter(str(directory / f'data-{shard}.gz'), options='GZIP') as writer:
+      for i in range(shard, n, shards):
+        writer.write(to_noisy_example(clean[i].reshape(-1), noisy[i].reshape(-1), 0, ids[i]))
+  return str(directory / 'data-*'), clean
+
+
+def _dataset_ops(dataset):
+  """The names of the tf.data ops that make up a dataset's graph."""
+  graph = tf.compat.v1.GraphDef()
+  graph.ParseFromString(dataset._as_serialized_graph().numpy())  # pylint: disable=protected-access
+  return {node.op for node in graph.node}
+
+
+# 64 examples of 6,272 bytes: the largest budget that streams them, and the
+# smallest that caches them, from the examples' size, not from the code's constant.
+STREAMING_BUDGET = 64 * 2 * 784 * 4 - 1
+CACHING_BUDGET = 64 * 2 * 784 * 4
+
+
+def test_examples_over_the_memory_budget_stream_from_the_files_and_hold_no_cache(tmp_path):
+  pattern, clean = _write_shards(tmp_path, 64, 3)
+  streamed = denoise_trainer.make_dataset([pattern], 16, shuffle_seed=3,
+                                          memory_budget_bytes=STREAMING_BUDGET)
+  cached = denoise_trainer.make_dataset([pattern], 16, shuffle_seed=3,
+                                        memory_budget_bytes=CACHING_BUDGET)
+  assert not [op for op in _dataset_ops(streamed) if op.startswith('Cache')]
+  assert 'CacheDatasetV2' in _dataset_ops(cached)
+  assert int(streamed.cardinality()) == 4
+  first, second = ([b[1].numpy() for b in streamed] for _ in range(2))
+  assert [len(b) for b in first] == [16] * 4
+  np.testing.assert_array_equal(np.sort(np.concatenate(first), axis=None), np.sort(clean, axis=None))
+  assert not np.array_equal(np.concatenate(first), np.concatenate(second))  # reshuffled each epoch
+  again = denoise_trainer.make_dataset([pattern], 16, shuffle_seed=3,
+                                       memory_budget_bytes=STREAMING_BUDGET)
+  np.testing.assert_array_equal(np.concatenate([b[1] for b in again]), np.concatenate(first))
+
+
+def test_streamed_examples_train_with_several_steps_per_call_and_validate(tmp_path):
+  pattern, _ = _write_shards(tmp_path, 256, 3)
+  train_ds = denoise_trainer.make_dataset([pattern], 32, shuffle_seed=0,
+                                          memory_budget_bytes=STREAMING_BUDGET)
+  eval_ds = denoise_trainer.make_dataset([pattern], 32, memory_budget_bytes=STREAMING_BUDGET)
+  model, history = denoise_trainer.train('tutorial', train_ds, eval_ds, epochs=3,
+                                         learning_rate=3e-3, seed=0)
+  assert history.history['loss'][-1] < 0.7 * history.history['loss'][0]
+  assert len(history.history['val_loss']) == 3
+  assert history.history['val_loss'][-1] < history.history['val_loss'][0]
+  assert int(model.optimizer.iterations) == 3 * 8
+
+
 def test_short_training_lowers_the_loss_with_every_step_taken():
   noisy, clean, _ = _pairs(250)
   ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(32)  # 8 batches, last of 26

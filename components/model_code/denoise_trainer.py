@@ -19,6 +19,16 @@ _PARSE_BATCH = 1024
 # small enough that Python's per-step overhead rivals the step itself:
 # 16 steps a call trained 2x faster on 2 CPU cores, with the same updates.
 STEPS_PER_EXECUTION = 16
+# The most a dataset may hold in RAM: below it, the parsed examples are cached
+# (a parse once, a full shuffle each epoch); above it, they stream from the
+# files. 1 GiB holds about 170,000 examples (one clean and one noisy float32
+# image each, _EXAMPLE_BYTES): Fashion-MNIST's 70,000 are cached.
+MEMORY_BUDGET_BYTES = 1 << 30
+_EXAMPLE_BYTES = 2 * features.IMAGE_PIXELS * 4
+# Streaming shuffles within a buffer of this many serialized examples (about
+# 6.4 kB each, 64 MB), drawn from interleaved files in a shuffled order.
+STREAM_SHUFFLE_BUFFER = 10_000
+_INTERLEAVED_FILES = 4
 
 
 def _parse_batch(serialized):
@@ -41,23 +51,75 @@ def count_examples(files):
   return int(tfrecord_io.tfrecord_dataset(files).reduce(0, lambda count, _: count + 1))
 
 
-def make_dataset(file_patterns, batch_size, shuffle_seed=None):
-  """(noisy, clean) batches: read, parse in bulk, cache, shuffle, batch, prefetch.
+def fits_in_memory(num_examples, memory_budget_bytes=MEMORY_BUDGET_BYTES):
+  """Whether num_examples parsed examples can be cached within the budget."""
+  return num_examples * _EXAMPLE_BYTES <= memory_budget_bytes
+
+
+def _cached_examples(files, batch_size, num_examples, shuffle_seed):
+  """Parsed once into RAM; each epoch reads the cache.
+
+  Training shuffles all examples each epoch. Evaluation caches its batches
+  as they are served (a few hundred tensors rather than one per example).
+  """
+  parsed = (tfrecord_io.tfrecord_dataset(files, num_parallel_reads=tf.data.AUTOTUNE)
+            .batch(_PARSE_BATCH)
+            .map(_parse_batch, num_parallel_calls=tf.data.AUTOTUNE))
+  if shuffle_seed is None:
+    return parsed.rebatch(batch_size).cache()
+  return (parsed.unbatch().cache()
+          .shuffle(num_examples, seed=shuffle_seed, reshuffle_each_iteration=True)
+          .batch(batch_size))
+
+
+def _streamed_examples(files, batch_size, shuffle_seed):
+  """Read from the files each epoch: RAM holds a shuffle buffer, not the data.
+
+  Training reads the files in a seeded order, reshuffled each epoch, a few at
+  a time interleaved record by record (in a fixed order, so a seed gives the
+  same batches), and shuffles the serialized records in a bounded buffer.
+  """
+  compression = tfrecord_io.tfrecord_compression(files)
+  ds = tf.data.Dataset.from_tensor_slices(files)
+  if shuffle_seed is not None:
+    ds = ds.shuffle(len(files), seed=shuffle_seed, reshuffle_each_iteration=True)
+  ds = ds.interleave(lambda path: tf.data.TFRecordDataset(path, compression),
+                     cycle_length=min(len(files), _INTERLEAVED_FILES),
+                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  if shuffle_seed is not None:
+    ds = ds.shuffle(STREAM_SHUFFLE_BUFFER, seed=shuffle_seed, reshuffle_each_iteration=True)
+  return ds.batch(batch_size).map(_parse_batch, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _without_autotune_model():
+  """Options that keep tf.data's autotuning thread out of the pipeline.
+
+  Deleting an iterator joins that thread, which sleeps between optimizations
+  for a period that doubles up to a minute; at the end of `fit` the join
+  waited out the sleep (up to ~55 s after 10 epochs, bench/RESULTS.md).
+  """
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return options
+
+
+def make_dataset(file_patterns, batch_size, shuffle_seed=None,
+                 memory_budget_bytes=MEMORY_BUDGET_BYTES):
+  """(noisy, clean) batches, cached in RAM within memory_budget_bytes, else streamed.
 
   shuffle_seed None means no shuffling (evaluation). The dataset knows its
   length (one counting pass over the files), which Keras needs to run
   several steps per graph call.
   """
   files = _files(file_patterns)
-  ds = (tfrecord_io.tfrecord_dataset(files, num_parallel_reads=tf.data.AUTOTUNE)
-        .batch(_PARSE_BATCH)
-        .map(_parse_batch, num_parallel_calls=tf.data.AUTOTUNE)
-        .unbatch()
-        .apply(tf.data.experimental.assert_cardinality(count_examples(files)))
-        .cache())
-  if shuffle_seed is not None:
-    ds = ds.shuffle(60_000, seed=shuffle_seed, reshuffle_each_iteration=True)
-  return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+  num_examples = count_examples(files)
+  if fits_in_memory(num_examples, memory_budget_bytes):
+    ds = _cached_examples(files, batch_size, num_examples, shuffle_seed)
+  else:
+    ds = _streamed_examples(files, batch_size, shuffle_seed)
+  return (ds.apply(tf.data.experimental.assert_cardinality(math.ceil(num_examples / batch_size)))
+          .prefetch(tf.data.AUTOTUNE)
+          .with_options(_without_autotune_model()))
 
 
 def distribution_strategy():
