@@ -21,9 +21,12 @@ _PARSE_BATCH = 1024
 STEPS_PER_EXECUTION = 16
 # The most a dataset may hold in RAM: below it, the parsed examples are cached
 # (a parse once, a full shuffle each epoch); above it, they stream from the
-# files. 1 GiB holds about 170,000 examples (one clean and one noisy float32
-# image each, _EXAMPLE_BYTES): Fashion-MNIST's 70,000 are cached.
-MEMORY_BUDGET_BYTES = 1 << 30
+# files. At 60,000 examples the cache trained no faster than streaming and held
+# 344 MB more (bench/RESULTS.md), so it is kept for small sets: 256 MiB holds
+# about 42,000 examples (one clean and one noisy float32 image each,
+# _EXAMPLE_BYTES). Fashion-MNIST's 60,000 training examples stream; its 10,000
+# eval examples are cached.
+MEMORY_BUDGET_BYTES = 256 << 20
 _EXAMPLE_BYTES = 2 * features.IMAGE_PIXELS * 4
 # Streaming shuffles within a buffer of this many serialized examples (about
 # 6.4 kB each, 64 MB), drawn from interleaved files in a shuffled order.
