@@ -228,6 +228,7 @@ def bench_pipeline(real_dir):
     runs[label] = {'images': images, 'wall_s': wall, 'peak_mb': peak, 'stages': stages,
                    'children_mb': children, 'summary': summary}
     print(f'{label}: {wall:.0f} s, peak {peak:.0f} MB', flush=True)
+    common.save('scale', {'generation_s': generation, 'runs': runs})  # kept if the next run fails
   small, large = runs['1x'], runs[f'{COPIES}x']
   common.table(['run', 'train images', 'wall s', 'peak MB'],
                [[label, r['images'], r['wall_s'], r['peak_mb']] for label, r in runs.items()])
@@ -239,7 +240,6 @@ def bench_pipeline(real_dir):
         f'{COPIES}x), {large["peak_mb"] / small["peak_mb"]:.2f}x the peak memory (goal <= 1.5x).')
   for label, r in runs.items():
     print(f'{label}: child processes (MB, included above): {r["children_mb"] or "none"}')
-  common.save('scale', {'generation_s': generation, 'runs': runs})
 
 
 def main():
