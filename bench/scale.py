@@ -12,7 +12,8 @@ into bench/out/ next to the real t10k files (not timed with the pipeline).
 Peak memory per stage: a thread samples the runner's /proc status every
 SAMPLE_SECONDS, reading VmHWM (the peak resident size) and then resetting it
 (writing 5 to /proc/<pid>/clear_refs), so each sample is the true peak of its
-interval, short spikes included. The console's '[component] running ...' and
+interval, short spikes included; child processes add their private memory as
+sampled (a fork's shared pages are the runner's, counted already). The console's '[component] running ...' and
 '[component] ... in N s' lines, timestamped as they arrive, give each
 component's interval; a stage's peak is the largest sample overlapping it (up
 to SAMPLE_SECONDS of its neighbours bleed in).
@@ -97,6 +98,16 @@ def _descendants(pid):
   return found
 
 
+def _private_mb(pid):
+  """Memory a process does not share: a fork's copy-on-write pages are its parent's."""
+  kb = 0
+  with open(f'/proc/{pid}/smaps_rollup') as f:
+    for line in f:
+      if line.startswith(('Private_Clean:', 'Private_Dirty:')):
+        kb += int(line.split()[1])
+  return kb / 1024
+
+
 def _command(pid):
   with open(f'/proc/{pid}/cmdline', 'rb') as f:
     return f.read().replace(b'\0', b' ').decode(errors='replace').strip()[:120]
@@ -105,7 +116,7 @@ def _command(pid):
 class PeakSampler(threading.Thread):
   """Samples a process's peak resident memory per interval: [(time, MB)].
 
-  Child processes' resident memory, sampled, is added in: what the run needs.
+  Child processes' private memory, sampled, is added in: what the run needs.
   """
 
   def __init__(self, pid):
@@ -120,7 +131,7 @@ class PeakSampler(threading.Thread):
       children_mb = 0.0
       for child in _descendants(self.pid):
         try:
-          mb, command = _status_kb(child, 'VmRSS') / 1024, _command(child)
+          mb, command = _private_mb(child), _command(child)
         except OSError:
           continue  # it ended while being read
         self.children[command] = max(self.children.get(command, 0), mb)
