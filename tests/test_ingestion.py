@@ -2,11 +2,13 @@
 import gzip
 import hashlib
 import http.server
+import itertools
 import os
 import re
 import shutil
 import threading
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -97,6 +99,45 @@ def test_file_of_official_size_with_wrong_content_fails_checksum(tiny_data_dir):
                      r'official t10k-labels-idx1-ubyte but its SHA-256 is [0-9a-f]{64}'):
     idx.load_split(tiny_data_dir, features.EVAL_SPLIT)
 
+
+
+def test_padded_file_is_named(tiny_data_dir):
+  path = _path(tiny_data_dir, 'train-images-idx3-ubyte')
+  content = gzip.decompress(open(path, 'rb').read())
+  with gzip.open(path, 'wb') as f:
+    f.write(content + b'\0')
+  with pytest.raises(idx.DataError, match=re.escape(
+      'header announces 48 items (37648 bytes) but the file has 37649 bytes: truncated or padded')):
+    idx.load_split(tiny_data_dir, features.TRAIN_SPLIT)
+
+
+def test_file_shorter_than_a_header_is_named(tiny_data_dir):
+  with gzip.open(_path(tiny_data_dir, 't10k-labels-idx1-ubyte'), 'wb') as f:
+    f.write(b'\0\0\x08')
+  with pytest.raises(idx.DataError, match=r'file too short for an IDX header \(3 bytes\)'):
+    idx.load_split(tiny_data_dir, features.EVAL_SPLIT)
+
+
+def test_label_out_of_range_in_a_later_block_is_named(tiny_data_dir, monkeypatch):
+  monkeypatch.setattr(idx, 'BLOCK_SIZE', 16)  # the 48 labels in blocks of 16
+  labels = np.zeros(48, np.uint8)
+  labels[40] = 10
+  idx.write_idx(_path(tiny_data_dir, 'train-labels-idx1-ubyte'), labels)
+  with pytest.raises(idx.DataError, match=r'train labels hold class 10, expected 0\.\.9'):
+    idx.validate_split(tiny_data_dir, features.TRAIN_SPLIT)
+
+
+def test_file_cut_short_after_validation_fails_the_read(tmp_path):
+  data_dir = conftest.write_dataset(tmp_path, 12, 5, gzipped=False)
+  count = idx.validate_split(data_dir, features.TRAIN_SPLIT)
+  path = os.path.join(data_dir, 'train-images-idx3-ubyte')
+  with open(path, 'r+b') as f:
+    f.truncate(16 + 10 * 784 + 100)  # the header, 10 images and a part
+  chunks = idx.read_split(data_dir, features.TRAIN_SPLIT, count, 4)
+  assert [start for start, _, _ in itertools.islice(chunks, 2)] == [0, 4]
+  with pytest.raises(idx.DataError, match=re.escape(
+      f'{path}: header announces 12 items but the file ends within item 10: truncated')):
+    next(chunks)
 
 # ---------------------------------------------------------------- where the data is found
 
@@ -315,7 +356,22 @@ def _files_under(directory):
                 for parent, _, names in os.walk(directory) for name in names)
 
 
-def test_example_gen_writes_splits_with_ids_and_limits(tiny_data_dir, tmp_path):
+# SHA-256 of each split's serialized records in id order, as the ingestion
+# that loaded whole splits wrote them (commit 94f61d6), for tiny_data_dir with
+# train_examples=20: the streaming ingestion writes the same bytes.
+RECORDS_SHA256 = {
+    'train': '9d9bee67a13370bb07e26061488f27ee062856d15f509143841ed9389df97c2d',
+    'eval': 'd55058d7b65c154836b0f1710f948135127678f7573d69f30625152f17df20a1',
+}
+
+
+def _records(split_dir):
+  files = sorted(tf.io.gfile.glob(os.path.join(split_dir, '*.gz')))
+  return list(tf.data.TFRecordDataset(files, compression_type='GZIP').as_numpy_iterator())
+
+
+def test_example_gen_writes_splits_with_ids_and_limits(tiny_data_dir, tmp_path, monkeypatch):
+  monkeypatch.setattr(ingestion_executor, 'CHUNK_SIZE', 8)  # train: chunks of 8, 8, 4
   gen = FashionMnistExampleGen(data_dir=tiny_data_dir, train_examples=20)
   config = tfx_helpers.run_components([gen], str(tmp_path))
   [examples] = tfx_helpers.live_artifacts(config, 'Examples')
@@ -334,6 +390,50 @@ def test_example_gen_writes_splits_with_ids_and_limits(tiny_data_dir, tmp_path):
     i = int(example[features.ID_KEY].numpy().decode().split('-')[1])
     np.testing.assert_array_equal(example[features.IMAGE_KEY].numpy(), images[i].reshape(-1))
     assert example[features.LABEL_KEY].numpy() == labels[i]
+  # Read in order, written in order: the file holds the ids in IDX order.
+  assert ids == [f'train-{i}' for i in range(20)]
+  for split, digest in RECORDS_SHA256.items():
+    records = _records(os.path.join(examples.uri, f'Split-{split}'))
+    assert hashlib.sha256(b''.join(records)).hexdigest() == digest
+
+
+@pytest.fixture(scope='module', name='large_data_dirs')
+def fixture_large_data_dirs(tmp_path_factory):
+  """{gzipped: data directory}: 10,000 train images (7.8 MB of pixels), 10 eval."""
+  root = tmp_path_factory.mktemp('large')
+  return {gzipped: conftest.write_dataset(root / str(gzipped), 10000, 10, gzipped=gzipped)
+          for gzipped in (True, False)}
+
+
+@pytest.mark.parametrize('gzipped', [True, False])
+def test_ingestion_holds_a_chunk_not_the_split(large_data_dirs, monkeypatch, gzipped):
+  """Validation and writing hold a block or a chunk at a time, never the split.
+
+  tracemalloc counts every Python and numpy allocation made while it runs.
+  """
+  data_dir = large_data_dirs[gzipped]
+  # Measured peaks: about 4 times the block, 5.5 KB per image of the chunk.
+  monkeypatch.setattr(idx, 'BLOCK_SIZE', 1 << 17)
+  monkeypatch.setattr(ingestion_executor, 'CHUNK_SIZE', 125)
+  split_bytes = 10000 * 28 * 28
+  ids = []
+  tracemalloc.start()
+  try:
+    sizes = ingestion_executor.split_sizes(data_dir, {'train': 0, 'eval': 0})
+    _, validation_peak = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    # The executor's Beam step, called as Beam would, on the train split.
+    for framed in ingestion_executor._SplitToFramedExamples(  # pylint: disable=protected-access
+        data_dir, sizes).process('train'):
+      ids.append(re.findall(rb'train-\d+', framed))
+    _, writing_peak = tracemalloc.get_traced_memory()
+  finally:
+    tracemalloc.stop()
+  assert sizes == {'train': 10000, 'eval': 10}
+  assert [len(chunk) for chunk in ids] == [125] * 80
+  assert ids[-1][-1] == b'train-9999'
+  assert validation_peak < split_bytes / 4, validation_peak
+  assert writing_peak < split_bytes / 4, writing_peak
 
 
 def _truncate(path, keep):

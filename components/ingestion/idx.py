@@ -3,6 +3,7 @@
 No TFX here, so every rule is unit-testable. Files are read with
 tf.io.gfile, so a data directory may be on GCS or S3 (Kubeflow, Dataflow).
 """
+import contextlib
 import gzip
 import hashlib
 import os
@@ -58,70 +59,192 @@ def has_dataset(data_dir):
   return bool(data_dir) and all(find_file(data_dir, s) for s in data_sources.ALL_STEMS)
 
 
-def read_bytes(path):
-  """Reads a file, decompressing it when it is gzipped (by its magic bytes)."""
+GZIP_MAGIC = b'\x1f\x8b'
+# Uncompressed bytes read at a time when a file is checked: memory stays flat
+# however large the file.
+BLOCK_SIZE = 1 << 20
+
+
+class _Stream:
+  """A file's uncompressed bytes, read a piece at a time; gzip damage is a DataError."""
+
+  def __init__(self, path, stream):
+    self.path = path
+    self._stream = stream
+
+  def read(self, size):
+    """Up to size bytes; fewer only at the end of the file."""
+    try:
+      return self._stream.read(size)
+    except (EOFError, OSError, zlib.error) as e:
+      raise DataError(f'{self.path}: corrupt or truncated gzip data ({e})') from e
+
+
+@contextlib.contextmanager
+def open_uncompressed(path):
+  """Opens path for reading front to back, decompressing it when gzipped (by its magic bytes).
+
+  gzip decompresses as it is read, so nothing holds the whole file; a gzip
+  stream cannot be entered mid-way without decompressing what precedes it.
+  """
   with tf.io.gfile.GFile(path, 'rb') as f:
-    raw = f.read()
-  if raw[:2] != b'\x1f\x8b':
-    return raw
-  try:
-    return gzip.decompress(raw)
-  except (EOFError, OSError, zlib.error) as e:
-    raise DataError(f'{path}: corrupt or truncated gzip data ({e})') from e
+    gzipped = f.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+    f.seek(0)
+    if not gzipped:
+      yield _Stream(path, f)
+      return
+    with gzip.GzipFile(fileobj=f, mode='rb') as decompressed:
+      yield _Stream(path, decompressed)
 
 
-def _check_official_checksum(path, stem, content):
-  size, sha256 = OFFICIAL_SHA256[stem]
-  if len(content) == size:
-    digest = hashlib.sha256(content).hexdigest()
-    if digest != sha256:
-      raise DataError(
-          f'{path}: has the size of the official {stem} but its SHA-256 is '
-          f'{digest}, not {sha256}: the file is corrupt')
-
-
-def parse_idx(path, content, expected_magic):
-  """Parses IDX bytes into a uint8 array, validating the header and size."""
-  header_dims = 3 if expected_magic == IMAGES_MAGIC else 1
-  header_size = 4 + 4 * header_dims
-  if len(content) < header_size:
+def _parse_header(path, header, expected_magic):
+  """The dimensions an IDX header announces, checked against what the file must hold."""
+  header_size = 4 + 4 * _num_dims(expected_magic)
+  if len(header) < header_size:
     raise DataError(f'{path}: file too short for an IDX header '
-                    f'({len(content)} bytes)')
-  magic, = struct.unpack('>i', content[:4])
+                    f'({len(header)} bytes)')
+  magic, = struct.unpack('>i', header[:4])
   if magic != expected_magic:
     raise DataError(f'{path}: wrong magic number {magic}, expected '
                     f'{expected_magic} (not an IDX '
                     f'{"image" if expected_magic == IMAGES_MAGIC else "label"} file)')
-  dims = struct.unpack(f'>{header_dims}i', content[4:header_size])
+  dims = struct.unpack(f'>{_num_dims(expected_magic)}i', header[4:header_size])
   if expected_magic == IMAGES_MAGIC and dims[1:] != (features.IMAGE_SIZE,) * 2:
     raise DataError(f'{path}: images are {dims[1]}x{dims[2]}, expected '
                     f'{features.IMAGE_SIZE}x{features.IMAGE_SIZE}')
-  expected_len = header_size + int(np.prod(dims))
-  if len(content) != expected_len:
-    raise DataError(f'{path}: header announces {dims[0]} items '
-                    f'({expected_len} bytes) but the file has {len(content)} '
+  return dims
+
+
+def _num_dims(magic):
+  return 3 if magic == IMAGES_MAGIC else 1
+
+
+class IdxReader:
+  """An open IDX file: its header (read on opening), then its items, front to back."""
+
+  def __init__(self, stream, expected_magic):
+    self._stream = stream
+    self.header = stream.read(4 + 4 * _num_dims(expected_magic))
+    self.dims = _parse_header(stream.path, self.header, expected_magic)
+    self._items_read = 0
+
+  @property
+  def size(self):
+    """The file's uncompressed size, as its header announces it."""
+    return len(self.header) + int(np.prod(self.dims))
+
+  def read(self, size):
+    """Up to size raw bytes after what was read so far (header included)."""
+    return self._stream.read(size)
+
+  def read_items(self, count):
+    """The next count items, uint8 [count, *item shape]."""
+    item_shape = self.dims[1:]
+    item_size = int(np.prod(item_shape))
+    content = self.read(count * item_size)
+    if len(content) != count * item_size:
+      raise DataError(
+          f'{self._stream.path}: header announces {self.dims[0]} items but the file '
+          f'ends within item {self._items_read + len(content) // item_size}: truncated')
+    self._items_read += count
+    return np.frombuffer(content, np.uint8).reshape((count,) + item_shape)
+
+
+@contextlib.contextmanager
+def open_idx(path, expected_magic):
+  """An IdxReader of path, its header checked."""
+  with open_uncompressed(path) as stream:
+    yield IdxReader(stream, expected_magic)
+
+
+def _scan_file(path, stem, expected_magic):
+  """Checks an IDX file in one pass of BLOCK_SIZE reads; returns (item count, largest value).
+
+  The header says how long the file must be: counting the bytes read catches
+  a truncated or padded file. A file whose header gives it the size of the
+  official one claims to be it, and must have its SHA-256.
+  """
+  official_size, official_sha256 = OFFICIAL_SHA256[stem]
+  with open_idx(path, expected_magic) as reader:
+    digest = hashlib.sha256(reader.header) if reader.size == official_size else None
+    length, largest = len(reader.header), 0
+    while block := reader.read(BLOCK_SIZE):
+      length += len(block)
+      largest = max(largest, int(np.frombuffer(block, np.uint8).max()))
+      if digest:
+        digest.update(block)
+  if length != reader.size:
+    raise DataError(f'{path}: header announces {reader.dims[0]} items '
+                    f'({reader.size} bytes) but the file has {length} '
                     'bytes: truncated or padded')
-  return np.frombuffer(content, np.uint8, offset=header_size).reshape(dims)
+  if digest and digest.hexdigest() != official_sha256:
+    raise DataError(
+        f'{path}: has the size of the official {stem} but its SHA-256 is '
+        f'{digest.hexdigest()}, not {official_sha256}: the file is corrupt')
+  return reader.dims[0], largest
+
+
+def _split_file(data_dir, stem):
+  path = find_file(data_dir, stem)
+  if path is None:
+    raise DataError(f'{os.path.join(data_dir, stem)}[.gz]: file missing')
+  return path
+
+
+def validate_split(data_dir, split):
+  """Checks a split's two files, each in one streaming pass; returns its number of examples."""
+  (num_images, _), (num_labels, largest_label) = (
+      _scan_file(_split_file(data_dir, stem), stem, magic)
+      for stem, magic in zip(data_sources.FILE_STEMS[split], (IMAGES_MAGIC, LABELS_MAGIC)))
+  if num_images != num_labels:
+    raise DataError(f'{data_dir}: {split} split has {num_images} images but '
+                    f'{num_labels} labels')
+  if largest_label >= features.NUM_CLASSES:
+    raise DataError(f'{data_dir}: {split} labels hold class {largest_label}, '
+                    f'expected 0..{features.NUM_CLASSES - 1}')
+  return num_images
+
+
+@contextlib.contextmanager
+def _open_split(data_dir, split):
+  """(images IdxReader, labels IdxReader) of a split."""
+  images_stem, labels_stem = data_sources.FILE_STEMS[split]
+  with open_idx(_split_file(data_dir, images_stem), IMAGES_MAGIC) as images, \
+       open_idx(_split_file(data_dir, labels_stem), LABELS_MAGIC) as labels:
+    yield images, labels
+
+
+def read_split(data_dir, split, count, chunk_size):
+  """Yields (index of the first, images uint8 [k, 28, 28], labels uint8 [k]) chunks.
+
+  The first `count` examples of a validated split (validate_split), at most
+  chunk_size at a time, the two files read side by side front to back: only
+  one chunk is in memory. A file that went bad since it was validated fails
+  here too.
+  """
+  with _open_split(data_dir, split) as (images, labels):
+    for start in range(0, count, chunk_size):
+      size = min(chunk_size, count - start)
+      yield start, images.read_items(size), labels.read_items(size)
 
 
 def load_split(data_dir, split):
-  """Returns (images uint8 [n, 28, 28], labels uint8 [n]) of a split."""
-  arrays = []
-  for stem, magic in zip(data_sources.FILE_STEMS[split], (IMAGES_MAGIC, LABELS_MAGIC)):
-    path = find_file(data_dir, stem)
-    if path is None:
-      raise DataError(f'{os.path.join(data_dir, stem)}[.gz]: file missing')
-    content = read_bytes(path)
-    _check_official_checksum(path, stem, content)
-    arrays.append(parse_idx(path, content, magic))
-  images, labels = arrays
-  if len(images) != len(labels):
-    raise DataError(f'{data_dir}: {split} split has {len(images)} images but '
-                    f'{len(labels)} labels')
-  if labels.size and labels.max() >= features.NUM_CLASSES:
-    raise DataError(f'{data_dir}: {split} labels hold class {labels.max()}, '
-                    f'expected 0..{features.NUM_CLASSES - 1}')
-  return images, labels
+  """Returns (images uint8 [n, 28, 28], labels uint8 [n]) of a split, validated.
+
+  The whole split in memory: for tools and tests. The pipeline streams
+  (validate_split, read_split).
+  """
+  count = validate_split(data_dir, split)
+  with _open_split(data_dir, split) as (images, labels):
+    return images.read_items(count), labels.read_items(count)
+
+
+def _uncompressed_sha256(path):
+  digest = hashlib.sha256()
+  with open_uncompressed(path) as stream:
+    while block := stream.read(BLOCK_SIZE):
+      digest.update(block)
+  return digest.hexdigest()
 
 
 def _download(dest_dir):
@@ -141,8 +264,7 @@ def _download(dest_dir):
         sys.stderr.write(f'\rdownloading {name}.gz {pct}')
       urllib.request.urlretrieve(url, tmp, reporthook=progress)
       sys.stderr.write('\n')
-      content = read_bytes(tmp)
-      digest = hashlib.sha256(content).hexdigest()
+      digest = _uncompressed_sha256(tmp)
       if digest != OFFICIAL_SHA256[stem][1]:
         raise DataError(f'{url}: downloaded content has SHA-256 {digest}, '
                         f'expected {OFFICIAL_SHA256[stem][1]}')
