@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(PY) -m bench.train_throughput
 	$(PY) -m bench.eval_throughput
 	$(PY) -m bench.pipeline_e2e
+	$(PY) -m bench.scale
 
 compile: $(STAMP)
 	$(PY) kubeflow_runner.py $(ARGS)
