@@ -29,6 +29,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 import local_runner
 from components.evaluation import eval_config
 from components.report import report
+from pipeline import container_entrypoint
 from pipeline import local_run
 from tests import conftest
 from tests import tfx_helpers
@@ -70,13 +71,6 @@ class Run:
     return {c for c, state in self.states.items() if state == 'executed'}
 
 
-def _exit_status(code):
-  """The process exit status of sys.exit(code)."""
-  if code is None:
-    return 0
-  return code if isinstance(code, int) else 1   # a message: printed, status 1
-
-
 def _summary(output_dir):
   path = os.path.join(output_dir, 'run_summary.json')
   if not os.path.exists(path):
@@ -101,10 +95,8 @@ def run_main(output_dir, *argv):
     except flags.Error as error:   # a flag refused while parsing: app.run exits 1
       print(error)
       status = 1
-    except SystemExit as exit_:
-      if exit_.code is not None and not isinstance(exit_.code, int):
-        print(exit_.code)
-      status = _exit_status(exit_.code)
+    except SystemExit as exit_:   # a message is printed (to stderr, captured), status 1
+      status = container_entrypoint.exit_status(exit_.code)
   return Run(status, _summary(output_dir), printed.getvalue())
 
 
