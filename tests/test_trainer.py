@@ -3,6 +3,7 @@ import json
 import math
 import subprocess
 import sys
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -169,6 +170,31 @@ def test_same_seed_trains_the_same_weights_and_another_seed_does_not():
   for a, b in zip(first, again):
     np.testing.assert_array_equal(a, b)
   assert not np.allclose(first[0], other[0])
+
+
+def test_training_and_export_leave_keras_code_to_autograph_unconverted(tmp_path):
+  """Only the functions Keras hands to tf.function are rewritten, not tf_keras's layers, losses, optimizer."""
+  from tensorflow.python.autograph.core import config as autograph_config  # pylint: disable=g-import-not-at-top
+  from tensorflow.python.autograph.impl import api as autograph_api  # pylint: disable=g-import-not-at-top
+  noisy, clean, _ = _pairs(64)
+  ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(32)
+  rules = autograph_config.CONVERSION_RULES
+  transform = autograph_api._TRANSPILER.transform  # pylint: disable=protected-access
+  converted = []
+
+  def record(entity, context):
+    converted.append(f'{entity.__module__}.{entity.__qualname__}')
+    return transform(entity, context)
+
+  with mock.patch.object(autograph_api._TRANSPILER, 'transform', side_effect=record):  # pylint: disable=protected-access
+    model, _ = denoise_trainer.train('tutorial', ds, ds, epochs=1, learning_rate=1e-3, seed=0)
+    denoise_trainer.export_serving_model(model, str(tmp_path / 'export'))
+  keras_converted = {name for name in converted if name.startswith('tf_keras.')}
+  assert keras_converted == {
+      'tf_keras.src.engine.training.Model.make_train_function.<locals>.train_function',
+      'tf_keras.src.engine.training.Model.make_test_function.<locals>.test_function',
+      'tf_keras.src.saving.legacy.saving_utils.trace_model_call.<locals>._wrapped_model'}
+  assert autograph_config.CONVERSION_RULES is rules
 
 
 def test_count_examples(tmp_path):

@@ -3,10 +3,12 @@
 Locally it is handed to the Trainer as `module_file` (so an edit here re-runs
 training); in the Kubeflow image it is imported by module path.
 """
+import contextlib
 import math
 
 from absl import logging
 import tensorflow as tf
+from tensorflow.python.autograph.core import config as autograph_config  # pylint: disable=g-direct-tensorflow-import
 import tf_keras as keras
 
 from components import features
@@ -138,6 +140,26 @@ def distribution_strategy():
   return tf.distribute.get_strategy()
 
 
+@contextlib.contextmanager
+def keras_code_not_converted():
+  """AutoGraph leaves tf_keras's own code as written while tracing in this block.
+
+  TensorFlow's AutoGraph rules exempt `keras` (Keras 2, written for graph
+  mode) but not the same code under its new name, `tf_keras`: every first
+  trace of fit's train and test functions and of the export rewrote
+  tf_keras's layers, losses, optimizer and metrics, about 20 s of a 35 s
+  first epoch (bench/RESULTS.md). This is TensorFlow's rule for the new name,
+  in this block only. The functions Keras hands to tf.function are still
+  converted: their multi-step loops need it.
+  """
+  rules = autograph_config.CONVERSION_RULES
+  autograph_config.CONVERSION_RULES = (autograph_config.DoNotConvert('tf_keras'), *rules)
+  try:
+    yield
+  finally:
+    autograph_config.CONVERSION_RULES = rules
+
+
 class NonFiniteLossError(RuntimeError):
   pass
 
@@ -180,8 +202,9 @@ def train(model_name, train_ds, eval_ds, epochs, learning_rate, seed=None,
   callbacks = [StopOnNonFiniteLoss(), *callbacks]
   if log_dir:
     callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'))
-  history = model.fit(train_ds, epochs=epochs, validation_data=eval_ds,
-                      callbacks=callbacks, verbose=2)
+  with keras_code_not_converted():
+    history = model.fit(train_ds, epochs=epochs, validation_data=eval_ds,
+                        callbacks=callbacks, verbose=2)
   return model, history
 
 
@@ -219,10 +242,11 @@ def export_serving_model(model, export_dir):
     return {features.SERVING_OUTPUT_KEY: denoised,
             features.EVAL_OUTPUT_KEY: tf.concat([denoised, noisy], axis=-1)}
 
-  model.save(export_dir, save_format='tf', signatures={
-      features.SERVING_SIGNATURE: serve_images,
-      features.EXAMPLES_SIGNATURE: serve_examples,
-  })
+  with keras_code_not_converted():
+    model.save(export_dir, save_format='tf', signatures={
+        features.SERVING_SIGNATURE: serve_images,
+        features.EXAMPLES_SIGNATURE: serve_examples,
+    })
 
 
 def run_fn(fn_args):
