@@ -84,8 +84,6 @@ def main(_):
             FLAGS.pipeline_root, configs.SERVING_DIR_NAME),
         # The baseline reads the serving directory at run time, uncached.
         deployed_version='',
-        # run_fn from the image: no module wheels written to the root at compile time.
-        trainer_module_file=None,
         trainer_platform_config=kubeflow.trainer_resources(
             FLAGS.cpu_limit, FLAGS.memory_limit, FLAGS.gpus, FLAGS.accelerator),
         beam_pipeline_args=pipeline_flags.BEAM_PIPELINE_ARGS.value,

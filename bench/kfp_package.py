@@ -34,7 +34,7 @@ def packaged(data_dir, root, train, evals, epochs):
                   max_psnr_drop_db=configs.DEFAULT_MAX_PSNR_DROP_DB)
   pipeline = pipeline_lib.create_pipeline(
       pipeline_root=os.path.join(root, 'pipeline_root'),
-      serving_dir=os.path.join(root, configs.SERVING_DIR_NAME), trainer_module_file=None,
+      serving_dir=os.path.join(root, configs.SERVING_DIR_NAME),
       data_validation=False, **kubeflow.runtime_parameters(compiled))
   package = kubeflow.compile_pipeline(pipeline, 'denoise-pipeline:bench',
                                       os.path.join(root, 'denoise.yaml'))

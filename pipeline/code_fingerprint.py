@@ -1,9 +1,9 @@
 """A hash of the project code a module runs, so that the Trainer's cache key covers all of it.
 
-TFX keys the Trainer's cache on its module wheel, which holds only the module
-file's folder; the training code also imports project modules outside it
-(the feature contract, the TFRecord reader). Their hash, passed in the
-Trainer's custom_config, makes an edit of any of them re-run training.
+The Trainer imports its run_fn by module path, and TFX keys its cache on that
+path, not on the code behind it. The hash of the module and every project
+module it imports (the feature contract, the TFRecord reader, ...), passed in
+the Trainer's custom_config, makes an edit of any of them re-run training.
 """
 import ast
 import hashlib

@@ -1,8 +1,6 @@
 """What a person sees during a local run: a short console, and a log file that gets everything else.
 
-TensorFlow's C++ start-up messages, setuptools and pip building and
-installing the Trainer's module wheel (subprocesses), absl, Beam and TFMA
-all write to file descriptors 1 and 2, some before Python's logging exists.
+TensorFlow's C++ start-up messages, absl, Beam and TFMA all write to file descriptors 1 and 2, some before Python's logging exists.
 divert_to_log() points both descriptors at the log file for the rest of the
 process, so all of that lands there, and keeps duplicates of the original
 ones for the console: the lines the runner prints through it, Keras'
@@ -11,7 +9,6 @@ per-epoch lines and the warnings this project's code logs.
 No TensorFlow here: the runner diverts before importing it.
 """
 import contextlib
-import glob
 import logging
 import os
 import re
@@ -26,16 +23,9 @@ KERAS_EPOCH_END = re.compile(r'\d+/\d+ - .*\bloss: ')
 
 
 def is_project_code(path):
-  """Whether a source file is this project's.
-
-  Its virtualenv's packages are not; the copy of the Trainer's module that
-  TFX installs from a tfx_user_code wheel into a temporary directory is.
-  """
+  """Whether a source file is this project's (its virtualenv's packages are not)."""
   relative = os.path.relpath(os.path.abspath(path), PROJECT_ROOT)
-  if not relative.startswith('.') and 'site-packages' not in relative.split(os.sep):
-    return True
-  return bool(glob.glob(os.path.join(glob.escape(os.path.dirname(path)),
-                                     'tfx_user_code_*.dist-info')))
+  return not relative.startswith('.') and 'site-packages' not in relative.split(os.sep)
 
 
 class Console:

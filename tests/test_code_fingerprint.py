@@ -45,12 +45,19 @@ def test_an_edit_of_imported_code_changes_the_fingerprint_and_others_do_not(
   assert after_features != before
   with open(root / 'components' / 'tfrecord_io.py', 'a') as f:
     f.write('\n# an edit of the reader\n')
-  assert _fingerprint(root, monkeypatch) not in (before, after_features)
+  after_reader = _fingerprint(root, monkeypatch)
+  assert after_reader not in (before, after_features)
+  with open(root / TRAINER, 'a') as f:
+    f.write('\n# an edit of the training module itself\n')
+  assert _fingerprint(root, monkeypatch) not in (before, after_features, after_reader)
 
 
 def test_the_trainer_cache_key_holds_the_fingerprint(tmp_path):
   pipeline = pipeline_lib.create_pipeline(pipeline_root=str(tmp_path / 'root'),
                                           serving_dir=str(tmp_path / 'serving'))
   [trainer] = [c for c in pipeline.components if c.id == 'Trainer']
+  # TFX keys the cache on the run_fn's path, not on its code: the fingerprint does.
+  assert trainer.exec_properties['run_fn'] == pipeline_lib.TRAINER_RUN_FN
+  assert not trainer.exec_properties.get('module_file')
   custom_config = trainer.exec_properties['custom_config']
   assert code_fingerprint.fingerprint(pipeline_lib.TRAINER_MODULE_FILE) in str(custom_config)

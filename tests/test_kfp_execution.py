@@ -337,7 +337,7 @@ def package_runs(tmp_path_factory):
                   data_dir=conftest.write_dataset(root / 'data', N_TRAIN, N_EVAL))
   pipeline = pipeline_lib.create_pipeline(
       pipeline_root=str(root / 'pipeline_root'), serving_dir=serving_dir,
-      trainer_module_file=None, data_validation=False,
+      data_validation=False,
       **kubeflow.runtime_parameters(compiled))
   package = kubeflow.compile_pipeline(pipeline, IMAGE, str(root / 'denoise.yaml'))
   runs = [kfp_launcher.run_package(package) for _ in range(2)]

@@ -61,7 +61,6 @@ def _compile(package_path, gpus=2, **kwargs):
   """Compiles as kubeflow_runner.py does, with 2 GPUs to tell the count from the default."""
   pipeline = pipeline_lib.create_pipeline(
       pipeline_root=ROOT, serving_dir=f'{ROOT}/{configs.SERVING_DIR_NAME}',
-      trainer_module_file=None,
       trainer_platform_config=kubeflow.trainer_resources(4.0, 16.0, gpus, GPU),
       **kubeflow.runtime_parameters(COMPILED), **kwargs)
   return kubeflow.compile_pipeline(pipeline, IMAGE, str(package_path))

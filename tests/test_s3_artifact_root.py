@@ -122,7 +122,7 @@ def s3_run(s3_endpoint, tmp_path_factory):
   compiled = dict(PACKAGE_VALUES, data_dir=f's3://{BUCKET}/data')
   pipeline = pipeline_lib.create_pipeline(
       pipeline_root=f's3://{BUCKET}/root', serving_dir=f's3://{BUCKET}/serving',
-      trainer_module_file=None, data_validation=False,
+      data_validation=False,
       **kubeflow.runtime_parameters(compiled))
   package = kubeflow.compile_pipeline(pipeline, IMAGE, str(local / 'denoise.yaml'))
   work_dir = local / 'pod'

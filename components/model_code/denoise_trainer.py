@@ -1,7 +1,6 @@
 """The TFX Trainer module: `run_fn` trains a denoiser on the NoiseAugmenter's examples.
 
-Locally it is handed to the Trainer as `module_file` (so an edit here re-runs
-training); in the Kubeflow image it is imported by module path.
+The Trainer imports it by module path, locally as in the Kubeflow image.
 """
 import contextlib
 import math
