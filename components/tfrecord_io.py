@@ -82,18 +82,16 @@ class _FramedTFRecordSink(filebasedsink.FileBasedSink):
 
 
 class WriteFramedTFRecords(beam.PTransform):
-  """Writes TFRecord-framed chunks (frame_tfrecords' output) to sharded files.
+  """Writes TFRecord-framed chunks (frame_tfrecords' output) to sharded, uncompressed files.
 
-  gzip=True writes '<prefix>-SSSSS-of-NNNNN.gz' files, which
-  tfrecord_compression() recognises.
+  Uncompressed: gzip halved the files but was the largest cost of writing
+  them and a large one of reading them (bench/RESULTS.md).
   """
 
-  def __init__(self, file_path_prefix, gzip=False):
+  def __init__(self, file_path_prefix):
     super().__init__()
-    self._sink = _FramedTFRecordSink(
-        file_path_prefix,
-        file_name_suffix=GZIP_SUFFIX if gzip else '',
-        compression_type=CompressionTypes.GZIP if gzip else CompressionTypes.UNCOMPRESSED)
+    self._sink = _FramedTFRecordSink(file_path_prefix, file_name_suffix='',
+                                     compression_type=CompressionTypes.UNCOMPRESSED)
 
   def expand(self, pcoll):
     return pcoll | beam.io.Write(self._sink)

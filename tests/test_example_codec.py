@@ -12,7 +12,7 @@ def test_encodings_parse_back_identically():
                            rng.integers(0, 256, 777)]).astype(np.uint8)
   floats = rng.random(784).astype(np.float32)
   serialized = example_codec.serialize_example({
-      'image': example_codec.uint8_list_feature(pixels),
+      'image': example_codec.uint8_list_features(pixels.reshape(1, -1))[0],
       'clean': example_codec.float_feature(floats),
       'label': example_codec.int64_feature(300),  # a two-byte varint
       'id': example_codec.bytes_feature(b'train-59999'),
@@ -29,6 +29,16 @@ def test_encodings_parse_back_identically():
   # And the proto library reads the same message.
   example = tf.train.Example.FromString(serialized)
   assert list(example.features.feature['image'].int64_list.value) == pixels.tolist()
+
+
+def test_rows_encoded_together_parse_back_row_by_row():
+  # Rows of different encoded lengths: one byte per value, two per value >= 128.
+  rows = np.stack([np.zeros(784), np.full(784, 255), np.arange(784) % 256]).astype(np.uint8)
+  for row, feature in zip(rows, example_codec.uint8_list_features(rows)):
+    parsed = tf.io.parse_single_example(
+        example_codec.serialize_example({'image': feature}),
+        {'image': tf.io.FixedLenFeature([784], tf.int64)})
+    np.testing.assert_array_equal(parsed['image'].numpy(), row)
 
 
 def test_negative_int64_is_refused():

@@ -28,10 +28,14 @@ def _path(data_dir, stem):
   return os.path.join(data_dir, stem + '.gz')
 
 
+def _records(split_dir):
+  files = sorted(tf.io.gfile.glob(os.path.join(split_dir, 'data_tfrecord-*')))
+  return list(tf.data.TFRecordDataset(files).as_numpy_iterator())
+
+
 def _read_examples(split_dir):
-  files = tf.io.gfile.glob(os.path.join(split_dir, '*.gz'))
-  records = list(tf.data.TFRecordDataset(files, compression_type='GZIP').as_numpy_iterator())
-  return [tf.io.parse_single_example(r, features.ingested_feature_spec()) for r in records]
+  return [tf.io.parse_single_example(r, features.ingested_feature_spec())
+          for r in _records(split_dir)]
 
 
 # ---------------------------------------------------------------- pure core
@@ -365,11 +369,6 @@ RECORDS_SHA256 = {
 }
 
 
-def _records(split_dir):
-  files = sorted(tf.io.gfile.glob(os.path.join(split_dir, '*.gz')))
-  return list(tf.data.TFRecordDataset(files, compression_type='GZIP').as_numpy_iterator())
-
-
 def test_example_gen_writes_splits_with_ids_and_limits(tiny_data_dir, tmp_path, monkeypatch):
   monkeypatch.setattr(ingestion_executor, 'CHUNK_SIZE', 8)  # train: chunks of 8, 8, 4
   gen = FashionMnistExampleGen(data_dir=tiny_data_dir, train_examples=20)
@@ -378,7 +377,7 @@ def test_example_gen_writes_splits_with_ids_and_limits(tiny_data_dir, tmp_path, 
   assert artifact_utils.decode_split_names(
       examples.properties['split_names'].string_value) == ['train', 'eval']
   data_files = [f for f in _files_under(str(tmp_path / 'artifacts'))
-                if re.search(r'/Split-(train|eval)/data_tfrecord-.*\.gz$', f)]
+                if re.search(r'/Split-(train|eval)/data_tfrecord-\d{5}-of-\d{5}$', f)]
   assert {f.split('/Split-')[1].split('/')[0] for f in data_files} == {'train', 'eval'}
   train = _read_examples(os.path.join(examples.uri, 'Split-train'))
   evals = _read_examples(os.path.join(examples.uri, 'Split-eval'))

@@ -150,8 +150,9 @@ def _write_ingested(split_dir, split, images, labels, file_sizes):
   os.makedirs(split_dir)
   start = 0
   for number, size in enumerate(file_sizes):
-    records = [ingestion_executor.to_example(images[i], labels[i], f'{split}-{i}')
-               for i in range(start, start + size)]
+    records = list(ingestion_executor.to_examples(
+        images[start:start + size].reshape(size, -1), labels[start:start + size],
+        [f'{split}-{i}' for i in range(start, start + size)]))
     path = os.path.join(split_dir, f'data_tfrecord-{number:05d}-of-{len(file_sizes):05d}.gz')
     with tf.io.gfile.GFile(path, 'wb') as f:
       f.write(gzip.compress(tfrecord_io.frame_tfrecords(records)))

@@ -1,4 +1,4 @@
-"""FashionMnistExampleGen executor: IDX files -> gzipped TFRecords of tf.Examples."""
+"""FashionMnistExampleGen executor: IDX files -> TFRecords of tf.Examples."""
 import os
 
 import apache_beam as beam
@@ -17,13 +17,15 @@ CHUNK_SIZE = 5000
 OUTPUT_PREFIX = 'data_tfrecord'
 
 
-def to_example(image, label, example_id):
-  """One ingested tf.Example: the 784 pixels, the label and a stable id."""
-  return example_codec.serialize_example({
-      features.IMAGE_KEY: example_codec.uint8_list_feature(image),
-      features.LABEL_KEY: example_codec.int64_feature(label),
-      features.ID_KEY: example_codec.bytes_feature(example_id.encode()),
-  })
+def to_examples(images, labels, example_ids):
+  """Ingested tf.Examples, one per image: its 784 pixels, its label and a stable id."""
+  for image, label, example_id in zip(example_codec.uint8_list_features(images), labels,
+                                      example_ids):
+    yield example_codec.serialize_example({
+        features.IMAGE_KEY: image,
+        features.LABEL_KEY: example_codec.int64_feature(label),
+        features.ID_KEY: example_codec.bytes_feature(example_id.encode()),
+    })
 
 
 class _SplitToFramedExamples(beam.DoFn):
@@ -44,9 +46,9 @@ class _SplitToFramedExamples(beam.DoFn):
   def process(self, split):
     for start, images, labels in idx.read_split(
         self._data_dir, split, self._sizes[split], CHUNK_SIZE):
-      yield tfrecord_io.frame_tfrecords(
-          to_example(image, label, idx.example_id(split, start + i))
-          for i, (image, label) in enumerate(zip(images, labels)))
+      yield tfrecord_io.frame_tfrecords(to_examples(
+          images.reshape(len(images), -1), labels,
+          [idx.example_id(split, start + i) for i in range(len(images))]))
 
 
 def split_sizes(data_dir, limits):
@@ -90,8 +92,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
              | f'ToExamples[{split}]' >> beam.ParDo(_SplitToFramedExamples(data_dir, sizes))
              | f'Write[{split}]' >> tfrecord_io.WriteFramedTFRecords(
                  os.path.join(artifact_utils.get_split_uri([examples], split),
-                              OUTPUT_PREFIX),
-                 gzip=True))
+                              OUTPUT_PREFIX)))
     examples.set_string_custom_property(keys.DATA_DIR_KEY, data_dir)
     for split, size in sizes.items():
       examples.set_int_custom_property(keys.split_size_property(split), size)
