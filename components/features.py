@@ -53,8 +53,13 @@ def augmented_feature_spec(*keys):
 SERVING_INPUT_KEY = 'images'             # serving_default input
 SERVING_OUTPUT_KEY = 'denoised'          # serving_default output
 SERVING_SIGNATURE = 'serving_default'
-EXAMPLES_SIGNATURE = 'serving_examples'  # signature on serialized tf.Examples
-EXAMPLES_INPUT_KEY = 'serialized_examples'
+# The Evaluator's signature: it takes the examples' NOISY_KEY feature, which
+# TFMA parses and passes by name. (Given serialized tf.Examples, TFMA first
+# calls a signature positionally, which fails and formats the whole batch
+# into the error message: 3 s of a 20 s evaluation. Models exported before
+# 2026-11-27 take `serialized_examples` under the same name, and TFMA feeds
+# those still: a baseline deployed earlier is evaluated as before.)
+EXAMPLES_SIGNATURE = 'serving_examples'
 # Output of the examples signature read by TFMA: channel 0 is the denoised
 # image, channel 1 the noisy input, so one metric sees both and the report
 # shows the gain over doing nothing.

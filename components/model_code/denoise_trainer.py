@@ -220,7 +220,7 @@ def _check_images(images):
 
 
 def export_serving_model(model, export_dir):
-  """Saves one SavedModel with an image signature and a tf.Example signature."""
+  """Saves one SavedModel with an image signature and the Evaluator's signature."""
   image_spec = tf.TensorSpec([None, *features.IMAGE_SHAPE], tf.float32,
                              name=features.SERVING_INPUT_KEY)
 
@@ -230,16 +230,13 @@ def export_serving_model(model, export_dir):
       return {features.SERVING_OUTPUT_KEY: model(images, training=False)}
 
   @tf.function(input_signature=[
-      tf.TensorSpec([None], tf.string, name=features.EXAMPLES_INPUT_KEY)])
-  def serve_examples(serialized_examples):
-    noisy = tf.reshape(
-        tf.io.parse_example(serialized_examples,
-                            features.augmented_feature_spec(features.NOISY_KEY)
-                            )[features.NOISY_KEY], [-1, *features.IMAGE_SHAPE])
-    with tf.control_dependencies(_check_images(noisy)):
-      denoised = model(noisy, training=False)
+      tf.TensorSpec([None, features.IMAGE_PIXELS], tf.float32, name=features.NOISY_KEY)])
+  def serve_examples(noisy):
+    images = tf.reshape(noisy, [-1, *features.IMAGE_SHAPE])
+    with tf.control_dependencies(_check_images(images)):
+      denoised = model(images, training=False)
     return {features.SERVING_OUTPUT_KEY: denoised,
-            features.EVAL_OUTPUT_KEY: tf.concat([denoised, noisy], axis=-1)}
+            features.EVAL_OUTPUT_KEY: tf.concat([denoised, images], axis=-1)}
 
   with keras_code_not_converted():
     model.save(export_dir, save_format='tf', signatures={
