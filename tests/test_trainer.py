@@ -197,12 +197,6 @@ def test_training_and_export_leave_keras_code_to_autograph_unconverted(tmp_path)
   assert autograph_config.CONVERSION_RULES is rules
 
 
-def test_count_examples(tmp_path):
-  path = str(tmp_path / 'data.gz')
-  _write_tfrecords(path, 13)
-  assert denoise_trainer.count_examples([path]) == 13
-
-
 def test_mixed_precision_trains_the_unet_and_keeps_float32_output():
   # The tutorial model: through run_fn, in test_run_fn_trains_in_mixed_precision_...
   noisy, clean, _ = _pairs(16)

@@ -51,10 +51,6 @@ def _files(file_patterns):
   return files
 
 
-def count_examples(files):
-  return int(tfrecord_io.tfrecord_dataset(files).reduce(0, lambda count, _: count + 1))
-
-
 def fits_in_memory(num_examples, memory_budget_bytes=MEMORY_BUDGET_BYTES):
   """Whether num_examples parsed examples can be cached within the budget."""
   return num_examples * _EXAMPLE_BYTES <= memory_budget_bytes
@@ -116,7 +112,7 @@ def make_dataset(file_patterns, batch_size, shuffle_seed=None,
   several steps per graph call.
   """
   files = _files(file_patterns)
-  num_examples = count_examples(files)
+  num_examples = tfrecord_io.count_records(files)
   if fits_in_memory(num_examples, memory_budget_bytes):
     ds = _cached_examples(files, batch_size, num_examples, shuffle_seed)
   else:
