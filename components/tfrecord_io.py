@@ -58,8 +58,8 @@ def count_records(files):
     count = 0
     with tf.io.gfile.GFile(path, 'rb') as f:
       while header := f.read(_HEADER_BYTES):
-        (length,) = struct.unpack('<Q', header[:8].ljust(8, b'\0'))
-        if len(header) < _HEADER_BYTES or len(f.read(length + 4)) < length + 4:
+        length = struct.unpack('<Q', header[:8])[0] if len(header) == _HEADER_BYTES else None
+        if length is None or len(f.read(length + 4)) < length + 4:
           raise ValueError(f'{path}: truncated TFRecord file (record {count + 1} is cut short)')
         count += 1
     total += count
@@ -96,10 +96,9 @@ class _FramedTFRecordSink(filebasedsink.FileBasedSink):
   Write(_TFRecordSink)), but one write per chunk instead of per record.
   """
 
-  def __init__(self, file_path_prefix, file_name_suffix, compression_type):
+  def __init__(self, file_path_prefix):
     super().__init__(file_path_prefix, coder=beam.coders.BytesCoder(),
-                     file_name_suffix=file_name_suffix,
-                     compression_type=compression_type)
+                     compression_type=CompressionTypes.UNCOMPRESSED)
 
   def write_encoded_record(self, file_handle, encoded_value):
     file_handle.write(encoded_value)
@@ -114,8 +113,7 @@ class WriteFramedTFRecords(beam.PTransform):
 
   def __init__(self, file_path_prefix):
     super().__init__()
-    self._sink = _FramedTFRecordSink(file_path_prefix, file_name_suffix='',
-                                     compression_type=CompressionTypes.UNCOMPRESSED)
+    self._sink = _FramedTFRecordSink(file_path_prefix)
 
   def expand(self, pcoll):
     return pcoll | beam.io.Write(self._sink)

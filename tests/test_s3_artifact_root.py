@@ -153,7 +153,7 @@ def _count_records(client, uri, local_dir):
   for i, key in enumerate(_keys(client, _key(uri) + '/')):
     path = os.path.join(local_dir, str(i))
     client.download_file(BUCKET, key, path)
-    count += sum(1 for _ in tf.data.TFRecordDataset(path, compression_type='GZIP'))
+    count += sum(1 for _ in tf.data.TFRecordDataset(path))
   return count
 
 
