@@ -25,7 +25,7 @@ bench: $(STAMP)
 	$(PY) -m bench.noise_throughput
 	$(PY) -m bench.train_throughput
 	$(PY) -m bench.eval_throughput
-	$(PY) -m bench.pipeline_e2e
+	$(PY) -m bench.pipeline_e2e --rounds=2
 	$(PY) -m bench.scale
 
 compile: $(STAMP)
