@@ -108,7 +108,7 @@ def make_dataset(file_patterns, batch_size, shuffle_seed=None,
   """(noisy, clean) batches, cached in RAM within memory_budget_bytes, else streamed.
 
   shuffle_seed None means no shuffling (evaluation). The dataset knows its
-  length (one counting pass over the files), which Keras needs to run
+  length (counted from the files' TFRecord framing), which Keras needs to run
   several steps per graph call.
   """
   files = _files(file_patterns)
