@@ -1,6 +1,6 @@
 """The Trainer's two input paths at one size: the RAM cache against streaming from the files.
 
-  python -m bench.train_memory [--epochs 3] [--images 60000] [--shards 4]
+  python -m bench.train_memory [--epochs 3] [--images 60000] [--shards 4] [--rounds 8]
 
 make_dataset with a budget the examples fit in (cached) and with a zero
 budget (streamed), each in a fresh process, on the same real
@@ -9,9 +9,14 @@ trained by train() as run_fn calls it. Reported: epoch times, the wait
 between the last epoch's end (on_train_end) and fit's return, peak RSS.
 The parent imports no TensorFlow and holds no images: on Linux a worker's
 peak RSS (ru_maxrss) counts what it shared with its parent at fork.
+
+The machine's speed drifts within minutes by more than the two paths differ,
+so their speed is compared in one more process: one model, fit for
+--steps steps on each path in turn, --rounds times; the median time per step.
 """
 import argparse
 import os
+import statistics
 import tempfile
 import time
 
@@ -36,6 +41,7 @@ def _write_shards(directory, split, limit, shards):
 
 
 EVERYTHING_FITS = 1 << 40  # a memory budget no example set here exceeds
+BUDGETS = (('cached', EVERYTHING_FITS), ('streamed', 0))
 
 
 def worker(train_pattern, eval_pattern, epochs, budget):
@@ -67,17 +73,44 @@ def worker(train_pattern, eval_pattern, epochs, budget):
   return times
 
 
+def alternate(train_pattern, rounds, steps):
+  """{path: [ms per step of each round]}: the two paths in turn, one model, one process."""
+  from components.model_code import denoise_trainer  # pylint: disable=g-import-not-at-top
+  batch = configs.DEFAULT_BATCH_SIZE
+  datasets = {path: denoise_trainer.make_dataset(
+                  [train_pattern], batch, shuffle_seed=configs.DEFAULT_SEED,
+                  memory_budget_bytes=budget).repeat()
+              for path, budget in BUDGETS}
+  # Builds, compiles and traces the model as run_fn does; then fills the cache.
+  model, _ = denoise_trainer.train('tutorial', datasets['cached'].take(steps), None, 1,
+                                   configs.DEFAULT_LEARNING_RATE, seed=configs.DEFAULT_SEED)
+  ms_per_step = {path: [] for path in datasets}
+  with denoise_trainer.keras_code_not_converted():
+    for _ in range(rounds):
+      for path, ds in datasets.items():
+        start = time.monotonic()
+        model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+        ms_per_step[path].append(1000 * (time.monotonic() - start) / steps)
+  return ms_per_step
+
+
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument('--epochs', type=int, default=3)
   parser.add_argument('--images', type=int, default=60000)
   parser.add_argument('--shards', type=int, default=4)
+  parser.add_argument('--rounds', type=int, default=8)
+  parser.add_argument('--steps', type=int, default=800, help='steps per round and path')
   parser.add_argument('--write', metavar='DIR')
+  parser.add_argument('--alternate', metavar='TRAIN')
   parser.add_argument('--worker', nargs=3, metavar=('TRAIN', 'EVAL', 'BUDGET'))
   args = parser.parse_args()
   if args.write:
     common.report({'train': _write_shards(args.write, 'train', args.images, args.shards),
                    'eval': _write_shards(args.write, 'eval', None, args.shards)})
+    return
+  if args.alternate:
+    common.report({'ms_per_step': alternate(args.alternate, args.rounds, args.steps)})
     return
   if args.worker:
     from components.model_code import denoise_trainer  # pylint: disable=g-import-not-at-top
@@ -94,13 +127,19 @@ def main():
     results = {
         path: common.run_worker('bench.train_memory', '--epochs', args.epochs, '--worker',
                                 patterns['train'], patterns['eval'], budget)
-        for path, budget in (('cached', EVERYTHING_FITS), ('streamed', 0))}
+        for path, budget in BUDGETS}
+    alternating = common.run_worker('bench.train_memory', '--rounds', args.rounds,
+                                    '--steps', args.steps, '--alternate', patterns['train'])
   rows = [[path, args.images, r['epoch_s'][0], sum(r['epoch_s'][1:]) / max(len(r['epoch_s']) - 1, 1),
            r['teardown_s'], r['val_loss'], r['peak_mb'], r['load']]
           for path, r in results.items()]
   common.table(['input', 'train images', 'first epoch s', 'later epochs s',
                 'fit return after last epoch s', 'last val_loss', 'peak MB', 'load at end'], rows)
-  common.save('train_memory', results)
+  print(f'\nIn turn in one process, {args.rounds} rounds of {args.steps} steps each:\n')
+  ms = alternating['ms_per_step']
+  common.table(['input', 'median ms / step', 'fastest round', 'slowest round'],
+               [[path, statistics.median(v), min(v), max(v)] for path, v in ms.items()])
+  common.save('train_memory', dict(results, alternating=ms))
 
 
 if __name__ == '__main__':
