@@ -158,6 +158,14 @@ def test_short_training_lowers_the_loss_with_every_step_taken():
   assert int(model.optimizer.iterations) == 4 * 8
 
 
+def test_fit_traces_its_train_function_once():
+  """Adam's slot variables exist before fit: a function that creates variables is traced twice."""
+  noisy, clean, _ = _pairs(96)
+  ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(32)
+  model, _ = denoise_trainer.train('tutorial', ds, ds, epochs=2, learning_rate=1e-3)
+  assert model.train_function.experimental_get_tracing_count() == 1
+
+
 def test_same_seed_trains_the_same_weights_and_another_seed_does_not():
   noisy, clean, _ = _pairs(64)
   ds = tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(32)
