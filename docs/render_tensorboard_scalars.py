@@ -1,4 +1,4 @@
-"""Draws the scalars TensorBoard shows for a run's Trainer logs, for the README (tensorboard_scalars.png).
+"""Draws the scalars TensorBoard shows for a run's Trainer logs, for docs/running_locally.md (tensorboard_scalars.png).
 
   python docs/render_tensorboard_scalars.py <Trainer model_run dir> docs/tensorboard_scalars.png
 
