@@ -21,6 +21,7 @@ from absl import flags
 
 from components import locks
 from components.ingestion import data_sources
+from components.ingestion import spans
 from pipeline import configs
 from pipeline import console as console_lib
 from pipeline import flags as pipeline_flags
@@ -38,10 +39,11 @@ flags.adopt_module_key_flags(pipeline_flags)
 USAGE_ERROR = 2  # a flag or the data refused before anything ran; 1: the run failed
 
 
-def start_line(data_dir, output_dir, log_path):
+def start_line(data_dir, span_numbers, output_dir, log_path):
   values = pipeline_flags.pipeline_kwargs()
   data = data_dir or (f'Fashion-MNIST downloaded into '
                       f'{os.path.expanduser(data_sources.KERAS_CACHE_DIR)}')
+  data += f', {spans.describe(span_numbers)}' if span_numbers else ', spans found at run time'
   where = f'output in {output_dir}' + (f', log in {log_path}' if log_path else '')
   epochs = f'{values["epochs"]} epoch' + ('s' if values['epochs'] > 1 else '')
   return f'Running {configs.PIPELINE_NAME} ({values["model"]} model, {epochs}) on {data}: {where}'
@@ -51,6 +53,13 @@ def main(_):
   try:
     pipeline_flags.check_values()
     data_dir = data_sources.first_data_dir(pipeline_flags.DATA_DIR.value)
+    # A local directory's layout is checked now; a remote one's at run time.
+    if data_dir is None:   # a download: the four files
+      span_numbers = [spans.FLAT_SPAN]
+    elif '://' in data_dir:
+      span_numbers = None
+    else:
+      span_numbers = sorted(spans.spans_to_use(data_dir, pipeline_flags.SPANS.value))
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(USAGE_ERROR)
@@ -60,7 +69,7 @@ def main(_):
     # One run per output directory: they would share ML Metadata's SQLite
     # store. The OS drops the lock when the process dies, even by kill -9.
     with locks.pid_lock(os.path.join(output_dir, locks.LOCK_FILE), output_dir):
-      summary = _run(output_dir, data_dir)
+      summary = _run(output_dir, data_dir, span_numbers)
   except locks.Busy as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(USAGE_ERROR)
@@ -71,7 +80,7 @@ def main(_):
   sys.exit(0 if summary['status'] == 'succeeded' else 1)
 
 
-def _run(output_dir, data_dir):
+def _run(output_dir, data_dir, span_numbers):
   """The run itself, console diverted to the log: returns the run summary."""
   if VERBOSE.value:
     console, log_path = console_lib.undiverted(), None
@@ -79,7 +88,7 @@ def _run(output_dir, data_dir):
     log_path = os.path.join(output_dir, configs.LOGS_DIR_NAME,
                             time.strftime('%Y%m%d-%H%M%S') + '.log')
     console = console_lib.divert_to_log(log_path)
-  console.print(start_line(data_dir, output_dir, log_path))
+  console.print(start_line(data_dir, span_numbers, output_dir, log_path))
 
   # Beam multi-processing workers import our components by module path.
   project_root = os.path.dirname(os.path.abspath(__file__))

@@ -5,6 +5,7 @@ readers downstream (the report, the runners, the tests) name a port or a
 property through these constants. Ports that mean what TFX's own mean reuse
 TFX's names.
 """
+from tfx.components.example_gen import utils as example_gen_utils
 from tfx.types import standard_component_specs
 
 # Ports shared with TFX's standard components.
@@ -18,9 +19,24 @@ HYPERPARAMETERS_KEY = standard_component_specs.HYPERPARAMETERS_KEY   # the Train
 EXAMPLE_SPLITS_KEY = standard_component_specs.EXAMPLE_SPLITS_KEY     # the Evaluator's
 EVAL_CONFIG_KEY = standard_component_specs.EVAL_CONFIG_KEY
 PUSHED_MODEL_KEY = standard_component_specs.PUSHED_MODEL_KEY
+BASE_MODEL_KEY = standard_component_specs.BASE_MODEL_KEY   # the Trainer's warm start
 
-# FashionMnistExampleGen: parameters, and properties of its Examples.
+# DataSpans: parameters; its driver's resolution; its outputs, String values
+# that downstream components take as parameters (KFP caches them by value).
 DATA_DIR_KEY = 'data_dir'
+SPANS_KEY = 'spans'                  # how many of the latest spans to train on
+WARM_START_KEY = 'warm_start'        # 0/1: a Kubeflow parameter is an integer
+RESOLVED_KEY = 'resolved'            # what the driver resolved, JSON
+INPUT_SPANS_KEY = 'input_spans'      # JSON: data_dir, span numbers, input fingerprint
+WARM_START_VERSION_KEY = 'warm_start_version'   # the deployed version to start from, or ''
+# Fields of INPUT_SPANS_KEY's JSON, also properties of the Examples and of a
+# pushed version's push metadata; `span` and `input_fingerprint` are TFX's own.
+SPAN_PROPERTY = example_gen_utils.SPAN_PROPERTY_NAME        # the latest span
+SPAN_NUMBERS_PROPERTY = 'span_numbers'                      # every span trained on
+INPUT_FINGERPRINT_PROPERTY = example_gen_utils.FINGERPRINT_PROPERTY_NAME
+WARM_STARTED_FROM_PROPERTY = 'warm_started_from'            # in push metadata
+
+# FashionMnistExampleGen: parameters (INPUT_SPANS_KEY and), and properties of its Examples.
 TRAIN_EXAMPLES_KEY = 'train_examples'
 EVAL_EXAMPLES_KEY = 'eval_examples'
 

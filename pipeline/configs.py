@@ -6,6 +6,9 @@ components, in components/features.py; this module is the runners' only.
 PIPELINE_NAME = 'denoise-pipeline'
 
 # ---------------------------------------------------------------- defaults
+# The data: the latest span of the data directory.
+DEFAULT_SPANS = 1
+
 # The tutorial's science: noise, model and training.
 DEFAULT_NOISE_FACTOR = 0.2
 DEFAULT_SEED = 42
@@ -37,6 +40,8 @@ METADATA_NAME = 'metadata.sqlite'
 # shared by the noise and the Trainer.
 RUNTIME_PARAMETER_TYPES = {
     'data_dir': str,
+    'spans': int,
+    'warm_start': int,   # 0/1: TFX's run-time parameters are int, float or str
     'train_examples': int,
     'eval_examples': int,
     'noise_factor': float,

@@ -9,13 +9,15 @@ from absl import flags
 
 from components.evaluation import gates
 from components.ingestion import data_sources
+from components.ingestion import spans
 from components.model_code import hparams
 from components.noise import noise
 from pipeline import configs
 
 DATA_DIR = flags.DEFINE_string(
     'data_dir', None,
-    'Directory of the four Fashion-MNIST IDX files (gzipped or not). '
+    'Directory of the four Fashion-MNIST IDX files (gzipped or not), or of span '
+    'directories span-1/, span-2/, ... each holding them. '
     f'Default: ${data_sources.DATA_DIR_ENV}, the Keras cache, '
     f'{data_sources.DEBIAN_DATA_DIR}, else a download into the Keras cache.')
 SERVING_DIR = flags.DEFINE_string(
@@ -28,10 +30,20 @@ BEAM_PIPELINE_ARGS = flags.DEFINE_list(
     'Comma-separated Beam options for the Beam stages, e.g. '
     '--runner=DataflowRunner,--project=...,--region=...')
 
+SPANS = flags.DEFINE_integer('spans', configs.DEFAULT_SPANS,
+                             'Train on the latest N spans of --data_dir (evaluate on the latest).')
+
 # create_pipeline() keyword arguments, under their own names.
 PIPELINE_FLAGS = (
-    flags.DEFINE_integer('train_examples', 0, 'Use the first N training images (0 = all 60,000).'),
-    flags.DEFINE_integer('eval_examples', 0, 'Use the first N eval images (0 = all 10,000).'),
+    SPANS,
+    flags.DEFINE_bool('warm_start', True,
+                      "Start training from the deployed model's weights when it has the same "
+                      'architecture and was trained on other data.'),
+    flags.DEFINE_integer('train_examples', 0,
+                         'Use the first N training images of each span (0 = all: 60,000 in '
+                         'Fashion-MNIST).'),
+    flags.DEFINE_integer('eval_examples', 0,
+                         'Use the first N eval images of the latest span (0 = all: 10,000).'),
     flags.DEFINE_float('noise_factor', configs.DEFAULT_NOISE_FACTOR,
                        'Standard deviation of the Gaussian noise added to [0, 1] images.'),
     flags.DEFINE_integer('seed', configs.DEFAULT_SEED,
@@ -70,6 +82,7 @@ def check_values():
   """
   values = pipeline_kwargs()
   try:
+    spans.validate_num_spans(values['spans'])
     for name in ('train_examples', 'eval_examples'):
       if values[name] < 0:
         raise ValueError(f'{name} must be an integer >= 0 (0 = all), got {values[name]}')

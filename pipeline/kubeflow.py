@@ -13,7 +13,9 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 import yaml
 
 from components.baseline.component import DeployedModelBaseline
+from components.data_spans.component import DataSpans
 from components.evaluation import gates
+from components.ingestion import spans
 from components.model_code import hparams
 from components.noise import noise
 from pipeline import configs
@@ -65,6 +67,9 @@ def parse_param_overrides(assignments, compiled):
                                    run['learning_rate'])
   gates.validate_thresholds(run['min_psnr_gain_db'], run['min_ssim'], run['max_psnr_drop_db'])
   noise.validate_noise_params(run['noise_factor'], 0)
+  spans.validate_num_spans(run['spans'])
+  if run['warm_start'] not in (0, 1):
+    raise ValueError(f'warm_start must be 0 or 1, got {run["warm_start"]}')
   for name in ('train_examples', 'eval_examples'):
     if run[name] < 0:
       raise ValueError(f'{name} must be an integer >= 0 (0 = all), got {run[name]}')
@@ -117,9 +122,9 @@ def compile_pipeline(pipeline, image, package_path):
 
   Every task runs `image`, with container_entrypoint.COMMAND (TFX's executor
   entrypoint, with s3:// and an exit tensorflow-io cannot abort). Tasks of
-  DeployedModelBaseline get caching disabled:
-  their inputs do not change when a new model is deployed. RuntimeParameters
-  become pipeline parameters with their defaults.
+  DeployedModelBaseline and DataSpans get caching disabled: they read what
+  changes between runs with unchanged inputs, the deployed model and the
+  data. RuntimeParameters become pipeline parameters with their defaults.
   """
   validate_pipeline_name(pipeline.pipeline_info.pipeline_name)
   if not package_path.endswith('.yaml'):
@@ -135,7 +140,8 @@ def compile_pipeline(pipeline, image, package_path):
   runner.run(pipeline)
   package_path = os.path.join(output_dir, filename)
   _edit_package(package_path, pipeline.pipeline_info.pipeline_root,
-                [c.id for c in pipeline.components if isinstance(c, DeployedModelBaseline)],
+                [c.id for c in pipeline.components
+                 if isinstance(c, (DeployedModelBaseline, DataSpans))],
                 _parameter_defaults(pipeline))
   return package_path
 
@@ -163,6 +169,13 @@ def _edit_package(package_path, pipeline_root, uncached_tasks, parameter_default
     parameter['defaultValue'] = parameter_defaults[name]
     parameter['isOptional'] = True
   tasks = spec['root']['dag']['tasks']
+  for task in tasks.values():
+    for source in task.get('inputs', {}).get('parameters', {}).values():
+      producer = source.get('taskOutputParameter', {})
+      # TFX 1.16 names the producer of a `.future()[0].value` parameter
+      # '<id>_task', a task that does not exist; it is '<id>'.
+      if producer and producer['producerTask'] not in tasks:
+        producer['producerTask'] = producer['producerTask'].removesuffix('_task')
   for name in uncached_tasks:
     if name not in tasks:
       raise ValueError(f'no task {name!r} in {package_path}')
@@ -182,13 +195,17 @@ def submit(client, package_path, experiment, pipeline_root, run_name=None, cron=
   Caching is left as compiled (enable_caching=None): any other value would
   override every task's, the baseline's included. A schedule runs one run at
   a time (max_concurrency=1): overlapping runs of one schedule could not
-  both be compared against what serves.
+  both be compared against what serves; and it does not backfill
+  (no_catchup).
   """
   experiment_id = client.create_experiment(name=experiment).experiment_id  # Get or create.
   if cron:
     return client.create_recurring_run(
         experiment_id=experiment_id, job_name=run_name or f'{experiment} {cron}',
         cron_expression=cron, max_concurrency=1, params=arguments or {},
+        # A schedule that was paused or down runs once when it resumes, not
+        # once per missed interval: every run takes the newest data anyway.
+        no_catchup=True,
         pipeline_package_path=package_path,
         pipeline_root=pipeline_root).recurring_run_id
   return client.create_run_from_pipeline_package(

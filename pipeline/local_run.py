@@ -10,10 +10,11 @@ from ml_metadata.proto import metadata_store_pb2
 from ml_metadata import metadata_store
 from tfx.orchestration import metadata
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
-from tfx.types import standard_artifacts
+from tfx.types import standard_component_specs
 
-from artifact_types import DenoiseReportArtifact
+from components import keys
 from components import serving_dir as serving_dir_lib
+from components.ingestion import spans
 from components.report import report as report_lib
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
@@ -91,22 +92,38 @@ def create_local_pipeline(output_dir, data_dir, serving_dir=None, beam_pipeline_
       **pipeline_kwargs)
 
 
-def latest_output_uris(connection_config, type_names):
-  """{type name: URI of that output of the newest pipeline run}, for the types it made."""
+def latest_outputs(connection_config):
+  """{output key: ML Metadata artifact} of the newest pipeline run.
+
+  Output keys are unique across this pipeline's components, so a key names
+  one output (keys.py).
+  """
   store = metadata_store.MetadataStore(connection_config)
   runs = store.get_contexts_by_type('pipeline_run')
   if not runs:
     return {}
   run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
   execution_ids = [e.id for e in store.get_executions_by_context(run.id)]
-  output_ids = [ev.artifact_id for ev in store.get_events_by_execution_ids(execution_ids)
-                if ev.type == metadata_store_pb2.Event.OUTPUT]
-  return {a.type: a.uri for a in store.get_artifacts_by_id(output_ids)
-          if a.type in type_names}
+  output_keys = {ev.artifact_id: ev.path.steps[0].key
+                 for ev in store.get_events_by_execution_ids(execution_ids)
+                 if ev.type == metadata_store_pb2.Event.OUTPUT}
+  return {output_keys[a.id]: a for a in store.get_artifacts_by_id(list(output_keys))}
+
+
+def _training_facts(outputs):
+  """(span numbers trained on, deployed version training started from) of a run's outputs."""
+  span_numbers = warm_started_from = None
+  if keys.INPUT_SPANS_KEY in outputs:
+    with open(outputs[keys.INPUT_SPANS_KEY].uri) as f:
+      span_numbers = json.load(f)[keys.SPAN_NUMBERS_PROPERTY]
+  if keys.BASE_MODEL_KEY in outputs:
+    properties = outputs[keys.BASE_MODEL_KEY].custom_properties
+    warm_started_from = properties[keys.DEPLOYED_VERSION_KEY].string_value or None
+  return span_numbers, warm_started_from
 
 
 def build_summary(status, components, report_dir, error=None, tensorboard_logdir=None,
-                  log_file=None):
+                  log_file=None, spans=None, warm_started_from=None):
   """The run_summary.json content, from the report's metrics.json when there is one."""
   report = {}
   if report_dir and os.path.isfile(os.path.join(report_dir, 'metrics.json')):
@@ -119,6 +136,8 @@ def build_summary(status, components, report_dir, error=None, tensorboard_logdir
   baseline = report.get('baseline')
   return {
       'status': status,
+      'spans': spans,
+      'warm_started_from': warm_started_from,
       'blessed': bool(report.get('blessed', False)),
       'reasons': report.get('reasons', []),
       'pushed': bool(report.get('pushed', False)),
@@ -153,6 +172,10 @@ def format_summary(summary):
                  f'PSNR {b["psnr"]:.2f} dB  SSIM {b["ssim"]:.3f}  MSE {b["mse"]:.5f}')
   elif m:
     lines.append('Baseline: none deployed yet (absolute thresholds only)')
+  if summary['spans'] is not None:
+    start = summary['warm_started_from']
+    lines.append(f'Trained on {spans.describe(summary["spans"])}, '
+                 + (f'from deployed version {start}' if start else 'from initial weights'))
   if m:
     lines.append('Blessed.' if summary['blessed'] else
                  'NOT blessed: ' + '; '.join(summary['reasons']))
@@ -193,13 +216,13 @@ def run(pipeline, output_dir, echo=print, log_file=None):
     absl_logger.removeHandler(progress)
     absl_logging.set_verbosity(saved_verbosity)
   # After a failure the newest run in ML Metadata may be an earlier one.
-  outputs = {} if error else latest_output_uris(
-      pipeline.metadata_connection_config,
-      (DenoiseReportArtifact.TYPE_NAME, standard_artifacts.ModelRun.TYPE_NAME))
+  outputs = {} if error else latest_outputs(pipeline.metadata_connection_config)
+  span_numbers, warm_started_from = _training_facts(outputs)
+  uris = {key: artifact.uri for key, artifact in outputs.items()}
   summary = build_summary(
-      'failed' if error else 'succeeded', progress.components,
-      outputs.get(DenoiseReportArtifact.TYPE_NAME), error,
-      tensorboard_logdir=outputs.get(standard_artifacts.ModelRun.TYPE_NAME), log_file=log_file)
+      'failed' if error else 'succeeded', progress.components, uris.get(keys.REPORT_KEY),
+      error, tensorboard_logdir=uris.get(standard_component_specs.MODEL_RUN_KEY),
+      log_file=log_file, spans=span_numbers, warm_started_from=warm_started_from)
   echo(format_summary(summary), flush=True)
   _write_summary(os.path.join(output_dir, configs.RUN_SUMMARY_NAME), summary, echo)
   return summary

@@ -13,15 +13,18 @@ from tfx.proto import trainer_pb2
 from components import features
 from components import keys
 from components.baseline.component import DeployedModelBaseline
+from components.data_spans.component import DataSpans
 from components.evaluation import gates
 from components.evaluation.component import GatedEvaluator
 from components.hyperparameters.component import TrainingHyperparameters
+from components.ingestion import spans as spans_lib
 from components.ingestion.component import FashionMnistExampleGen
 from components.model_code import hparams
 from components.noise import noise
 from components.noise.component import NoiseAugmenter
 from components.pusher.component import DenoisePusher
 from components.report.component import DenoiseReport
+from components.warm_start.component import WarmStartModel
 from pipeline import code_fingerprint
 from pipeline import configs
 
@@ -40,6 +43,8 @@ def create_pipeline(
     pipeline_root,
     serving_dir,
     data_dir='',
+    spans=configs.DEFAULT_SPANS,
+    warm_start=True,
     pipeline_name=configs.PIPELINE_NAME,
     train_examples=0,
     eval_examples=0,
@@ -60,13 +65,18 @@ def create_pipeline(
     metadata_connection_config=None,
     beam_pipeline_args=None,
 ):
-  """Ingest -> (validate) -> add noise -> train -> evaluate vs deployed -> push -> report.
+  """Spans -> ingest -> (validate) -> add noise -> train -> evaluate vs deployed -> push -> report.
+
+  spans: train on the latest K spans of data_dir; warm_start: start from the
+  deployed model's weights when it has the architecture being trained and
+  learnt other data (DataSpans decides, at run time).
 
   deployed_version: the newest version in serving_dir when the pipeline is
     built; it keys the baseline's cache so a new deployment is noticed.
   trainer_platform_config: e.g. a Kubeflow GPU request for the Trainer.
 
-  data_dir, the example counts, noise_factor, the four training
+  data_dir, spans, warm_start (an int 0/1 then), the example counts,
+  noise_factor, the four training
   hyperparameters and the three gates may be RuntimeParameters (Kubeflow
   pipeline parameters); their defaults are checked here, their run-time
   values by the executors.
@@ -80,9 +90,17 @@ def create_pipeline(
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
       raise ValueError(f'{name} must be an integer >= 0 (0 = all), got {value!r}')
 
+  spans_lib.validate_num_spans(_default(spans))
+
+  data_spans = DataSpans(data_dir=data_dir, spans=spans, serving_dir=serving_dir,
+                         warm_start=(int(warm_start) if isinstance(warm_start, bool)
+                                     else warm_start),
+                         model=model)
   example_gen = FashionMnistExampleGen(
-      data_dir=data_dir, train_examples=train_examples, eval_examples=eval_examples)
-  components = [example_gen]
+      # A parameter, not an input artifact: the resolved value keys the cache.
+      input_spans=data_spans.outputs[keys.INPUT_SPANS_KEY].future()[0].value,
+      train_examples=train_examples, eval_examples=eval_examples)
+  components = [data_spans, example_gen]
   if data_validation:
     statistics_gen = StatisticsGen(examples=example_gen.outputs[keys.EXAMPLES_KEY])
     schema_gen = SchemaGen(
@@ -98,12 +116,16 @@ def create_pipeline(
 
   hyperparameters = TrainingHyperparameters(
       model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+  warm_start_model = WarmStartModel(
+      serving_dir=serving_dir,
+      warm_start_version=data_spans.outputs[keys.WARM_START_VERSION_KEY].future()[0].value)
   trainer = Trainer(
       # By module path, locally as in the Kubeflow image: no module wheel to
       # build and pip-install per run (3.5 s); the fingerprint below keys the cache.
       run_fn=TRAINER_RUN_FN,
       examples=augmented_examples,
       hyperparameters=hyperparameters.outputs[keys.HYPERPARAMETERS_KEY],
+      base_model=warm_start_model.outputs[keys.BASE_MODEL_KEY],
       train_args=trainer_pb2.TrainArgs(splits=[features.TRAIN_SPLIT]),
       eval_args=trainer_pb2.EvalArgs(splits=[features.EVAL_SPLIT]),
       custom_config={'seed': seed, 'mixed_precision': mixed_precision,
@@ -127,7 +149,9 @@ def create_pipeline(
   pusher = DenoisePusher(
       model=model_channel, model_blessing=evaluator.outputs[keys.BLESSING_KEY],
       evaluation=evaluator.outputs[keys.EVALUATION_KEY],
-      baseline_model=baseline.outputs[keys.BASELINE_MODEL_KEY], serving_dir=serving_dir)
+      baseline_model=baseline.outputs[keys.BASELINE_MODEL_KEY], examples=augmented_examples,
+      hyperparameters=hyperparameters.outputs[keys.HYPERPARAMETERS_KEY],
+      base_model=warm_start_model.outputs[keys.BASE_MODEL_KEY], serving_dir=serving_dir)
 
   report = DenoiseReport(
       model=model_channel,
@@ -136,8 +160,8 @@ def create_pipeline(
       baseline_model=baseline.outputs[keys.BASELINE_MODEL_KEY],
       pushed_model=pusher.outputs[keys.PUSHED_MODEL_KEY])
 
-  components += [noise_augmenter, hyperparameters, trainer, baseline, evaluator, pusher,
-                 report]
+  components += [noise_augmenter, hyperparameters, warm_start_model, trainer, baseline,
+                 evaluator, pusher, report]
   return tfx_pipeline.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,

@@ -13,9 +13,9 @@ from components.ingestion import executor
 
 class FashionMnistExampleGenSpec(ComponentSpec):
   PARAMETERS = {
-      # Empty: resolved where the executor runs ($FASHION_MNIST_DIR, caches,
-      # download), which is what a Kubeflow step needs.
-      keys.DATA_DIR_KEY: ExecutionParameter(type=str),
+      # DataSpans' output: which spans of which directory, and their
+      # fingerprint, which keys the cache.
+      keys.INPUT_SPANS_KEY: ExecutionParameter(type=str),
       keys.TRAIN_EXAMPLES_KEY: ExecutionParameter(type=int),   # 0 = all
       keys.EVAL_EXAMPLES_KEY: ExecutionParameter(type=int),    # 0 = all
   }
@@ -24,13 +24,13 @@ class FashionMnistExampleGenSpec(ComponentSpec):
 
 
 class FashionMnistExampleGen(base_beam_component.BaseBeamComponent):
-  """Splits `train` (60,000) and `eval` (10,000) of image, label and example id."""
+  """Splits `train` (the spans' training images) and `eval` (the latest span's) of image, label and example id."""
 
   SPEC_CLASS = FashionMnistExampleGenSpec
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
-  def __init__(self, data_dir='', train_examples=0, eval_examples=0):
+  def __init__(self, input_spans, train_examples=0, eval_examples=0):
     super().__init__(spec=FashionMnistExampleGenSpec(
-        data_dir=data_dir, train_examples=train_examples,
+        input_spans=input_spans, train_examples=train_examples,
         eval_examples=eval_examples,
         examples=types.Channel(type=standard_artifacts.Examples)))

@@ -22,6 +22,8 @@ FILE_STEMS = {
 }
 ALL_STEMS = tuple(stem for pair in FILE_STEMS.values() for stem in pair)
 EXPLICIT_ORIGIN = '--data_dir'
+# A data directory of spans holds span-1/, span-2/, ... (components/ingestion/spans.py).
+SPAN_DIR_PREFIX = 'span-'
 
 
 def candidates(data_dir=None):
@@ -38,7 +40,15 @@ def missing_files_message(data_dir, missing_stems):
           '(.gz or uncompressed)')
 
 
+def has_span_dirs(names):
+  """Whether a directory listing is of a data directory of spans."""
+  return any(name.startswith(SPAN_DIR_PREFIX) for name in names)
+
+
 def _missing_local_files(directory):
+  """The stems missing from a directory of the four files; none for a directory of spans."""
+  if os.path.isdir(directory) and has_span_dirs(os.listdir(directory)):
+    return []   # its layout is checked with the spans it holds (spans.py)
   return [stem for stem in ALL_STEMS
           if not any(os.path.isfile(os.path.join(directory, stem + suffix))
                      for suffix in ('.gz', ''))]
@@ -48,8 +58,8 @@ def first_data_dir(data_dir=None):
   """The data directory as far as it is known without TensorFlow, or None: a download.
 
   That is the first candidate that is remote (gs://..., read later through
-  TensorFlow's file systems) or a local directory of the four files (their
-  content is validated by the ingestion step). Raises ValueError when
+  TensorFlow's file systems) or a local directory of the four files or of
+  span directories (their content is validated by the ingestion step). Raises ValueError when
   --data_dir is local and lacks them: an explicit directory is never passed
   over.
   """

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from components import features
 from components.ingestion import data_sources
+from components.ingestion import spans
 
 IMAGES_MAGIC = 2051  # IDX: unsigned byte, 3 dimensions
 LABELS_MAGIC = 2049  # IDX: unsigned byte, 1 dimension
@@ -36,9 +37,14 @@ class DataError(ValueError):
   """Bad or missing input data; the message names the file and the problem."""
 
 
-def example_id(split, index):
-  """The stable id of an example: '<split>-<index in the IDX file>'."""
-  return f'{split}-{index}'
+def example_id(split, index, span=spans.FLAT_SPAN):
+  """The stable id of an example: '<split>-<index in the IDX file>', 'span-<N>/' before it for span N.
+
+  It keys the example's noise: a flat directory's ids, and so its noise, are
+  those of the project before spans.
+  """
+  within_span = f'{split}-{index}'
+  return within_span if span == spans.FLAT_SPAN else f'{spans.span_dir_name(span)}/{within_span}'
 
 
 def example_index(example_id_bytes):
@@ -56,7 +62,37 @@ def find_file(data_dir, stem):
 
 
 def has_dataset(data_dir):
-  return bool(data_dir) and all(find_file(data_dir, s) for s in data_sources.ALL_STEMS)
+  """Whether data_dir holds the four files, or span directories (checked when they are used)."""
+  if not data_dir or not tf.io.gfile.isdir(data_dir):
+    return False
+  return (data_sources.has_span_dirs(tf.io.gfile.listdir(data_dir)) or
+          all(find_file(data_dir, s) for s in data_sources.ALL_STEMS))
+
+
+def spans_to_use(data_dir, num_spans):
+  """spans.spans_to_use() through TensorFlow's file systems (gs://, s3://, local)."""
+  return spans.spans_to_use(data_dir, num_spans, listdir=tf.io.gfile.listdir,
+                            isdir=tf.io.gfile.isdir, exists=tf.io.gfile.exists)
+
+
+def input_fingerprint(span_dirs):
+  """SHA-256 of the bytes of the four files of each span in {span: directory}.
+
+  The content, not TFX's names, sizes and modification times: those are
+  seconds, so a file rewritten within the same second at the same size (or
+  copied with its time kept, `cp -p`, `rsync -t`) would look unchanged. Reading
+  Fashion-MNIST's 30 MB of gzip costs about 0.1 s.
+  """
+  digest = hashlib.sha256()
+  for span in sorted(span_dirs):
+    for stem in data_sources.ALL_STEMS:
+      path = _split_file(span_dirs[span], stem)
+      size = tf.io.gfile.stat(path).length
+      digest.update(f'{span}/{os.path.basename(path)}:{size}\n'.encode())
+      with tf.io.gfile.GFile(path, 'rb') as f:
+        while block := f.read(BLOCK_SIZE):
+          digest.update(block)
+  return f'sha256:{digest.hexdigest()}'
 
 
 GZIP_MAGIC = b'\x1f\x8b'

@@ -4,6 +4,7 @@ The Trainer imports it by module path, locally as in the Kubeflow image.
 """
 import contextlib
 import math
+import os
 
 from absl import logging
 import tensorflow as tf
@@ -173,13 +174,39 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     self._epoch = epoch
 
 
+def load_weights_of(model_name, saved_model_dir):
+  """The weights of a SavedModel export_serving_model wrote, as a list (Keras' get_weights).
+
+  Its variables are a checkpoint of the model object, restored by object
+  path into a model of its own: every one of its variables must be found,
+  with its shape, or this raises (another architecture). The checkpoint also
+  holds the exporting run's optimizer (learning rate, step count, moments),
+  which TensorFlow would restore into an optimizer created later on the
+  same model, so it is not loaded into the model that trains.
+  """
+  source = model_lib.build_model(model_name)
+  source.load_weights(os.path.join(saved_model_dir, 'variables', 'variables')
+                      ).assert_existing_objects_matched()
+  return source.get_weights()
+
+
+def warm_start_dir(base_model):
+  """The Trainer's base model directory when it holds a SavedModel, else None (cold start)."""
+  if base_model and tf.io.gfile.exists(os.path.join(base_model, 'saved_model.pb')):
+    return base_model
+  return None
+
+
 def train(model_name, train_ds, eval_ds, epochs, learning_rate, seed=None,
-          strategy=None, log_dir=None, mixed_precision=False, callbacks=()):
+          strategy=None, log_dir=None, mixed_precision=False, callbacks=(),
+          initial_weights_dir=None):
   """Builds, compiles and fits a model; raises NonFiniteLossError on NaN.
 
   The datasets must know their length (make_dataset's do): Keras needs it to
   run several steps per graph call. A seed fixes the initial weights (and
   dropout, Python's and numpy's generators), so a re-run trains the same model.
+  initial_weights_dir: a SavedModel of the same architecture to start from
+  (warm start) instead of the seeded initial weights.
   """
   if seed is not None:
     keras.utils.set_random_seed(seed)
@@ -189,6 +216,8 @@ def train(model_name, train_ds, eval_ds, epochs, learning_rate, seed=None,
   try:
     with strategy.scope():
       model = model_lib.build_model(model_name)
+      if initial_weights_dir:
+        model.set_weights(load_weights_of(model_name, initial_weights_dir))
       model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                     loss=keras.losses.MeanSquaredError(),
                     steps_per_execution=STEPS_PER_EXECUTION)
@@ -249,7 +278,8 @@ def run_fn(fn_args):
 
   Settings come from custom_config (seed, mixed_precision) and the
   hyperparameters input (model, epochs, batch_size, learning_rate: what
-  TrainingHyperparameters, or a Tuner, writes), which wins.
+  TrainingHyperparameters, or a Tuner, writes), which wins. A base model
+  holding a SavedModel (WarmStartModel's) gives the initial weights.
   """
   config = dict(fn_args.custom_config or {},
                 **(fn_args.hyperparameters or {}).get('values', {}))
@@ -261,8 +291,11 @@ def run_fn(fn_args):
                config['model'], strategy.num_replicas_in_sync, global_batch)
   train_ds = make_dataset(fn_args.train_files, global_batch, shuffle_seed=config['seed'])
   eval_ds = make_dataset(fn_args.eval_files, global_batch)
+  initial_weights_dir = warm_start_dir(fn_args.base_model)
+  logging.info('Initial weights: %s', initial_weights_dir or f'seeded ({config["seed"]})')
   model, _ = train(config['model'], train_ds, eval_ds, config['epochs'],
                    config['learning_rate'], seed=config['seed'], strategy=strategy,
                    log_dir=fn_args.model_run_dir,
-                   mixed_precision=config.get('mixed_precision', False))
+                   mixed_precision=config.get('mixed_precision', False),
+                   initial_weights_dir=initial_weights_dir)
   export_serving_model(model, fn_args.serving_model_dir)

@@ -72,7 +72,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
       input_dict: `examples`: ingested Examples (image, label, example_id).
       output_dict: `augmented_examples`: Examples with clean, noisy, label and
         example_id, uncompressed; it records `noise_factor` and `seed` as
-        properties, for the report and anyone reading it later.
+        properties, for the report and anyone reading it later, and copies
+        `span`, `span_numbers` and `input_fingerprint` from `examples`.
       exec_properties: `noise_factor` (standard deviation of the noise) and
         `seed` (with the example id, it keys each example's noise).
     """
@@ -96,3 +97,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                               OUTPUT_PREFIX)))
     augmented.set_float_custom_property(keys.NOISE_FACTOR_KEY, noise_factor)
     augmented.set_int_custom_property(keys.SEED_KEY, seed)
+    # What the examples are of, for the pusher's record of what a model learnt.
+    augmented.span = source.span
+    for key in (keys.SPAN_NUMBERS_PROPERTY, keys.INPUT_FINGERPRINT_PROPERTY):
+      augmented.set_string_custom_property(key, source.get_string_custom_property(key))

@@ -26,6 +26,11 @@ class DenoisePusherSpec(ComponentSpec):
       keys.EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation),
       # What the Evaluator compared against: its deployed_version property.
       keys.BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+      # What the model learnt, recorded with a pushed version: the examples'
+      # spans and fingerprint, the architecture, the version it started from.
+      keys.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
+      keys.HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters),
+      keys.BASE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
   }
   OUTPUTS = {keys.PUSHED_MODEL_KEY: ChannelParameter(type=standard_artifacts.PushedModel)}
 
@@ -35,8 +40,10 @@ class DenoisePusher(base_component.BaseComponent):
   SPEC_CLASS = DenoisePusherSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-  def __init__(self, model, model_blessing, evaluation, baseline_model, serving_dir):
+  def __init__(self, model, model_blessing, evaluation, baseline_model, examples,
+               hyperparameters, base_model, serving_dir):
     super().__init__(spec=DenoisePusherSpec(
         model=model, model_blessing=model_blessing, evaluation=evaluation,
-        baseline_model=baseline_model, serving_dir=serving_dir,
+        baseline_model=baseline_model, examples=examples, hyperparameters=hyperparameters,
+        base_model=base_model, serving_dir=serving_dir,
         pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

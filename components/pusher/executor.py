@@ -1,14 +1,20 @@
 """DenoisePusher executor: decides whether to push, pushes, and records why."""
+import json
+import os
+
 from absl import logging
 import tensorflow_model_analysis as tfma
 from tfx.components.util import model_utils
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
+from tfx.utils import io_utils
 from tfx.utils import path_utils
 
 from components import keys
 from components import serving_dir as serving_dir_lib
 from components.evaluation import eval_config
+from components.hyperparameters import executor as hyperparameters_executor
+from components.ingestion import spans
 
 
 def decide_push(blessed, validation_reasons, model_uri, deployed_metadata):
@@ -21,6 +27,25 @@ def decide_push(blessed, validation_reasons, model_uri, deployed_metadata):
   return True, 'blessed'
 
 
+def training_record(examples, hyperparameters_dir, base_model):
+  """What a pushed version learnt, for its push metadata: DataSpans reads it back.
+
+  The architecture, the spans and fingerprint of its examples, and the
+  version it started from (None: from initial weights).
+  """
+  values = json.loads(io_utils.read_string_file(
+      os.path.join(hyperparameters_dir, hyperparameters_executor.FILE_NAME)))['values']
+  return {
+      keys.MODEL_NAME_KEY: values[keys.MODEL_NAME_KEY],
+      keys.SPAN_NUMBERS_PROPERTY: spans.parse_span_numbers(
+          examples.get_string_custom_property(keys.SPAN_NUMBERS_PROPERTY)),
+      keys.INPUT_FINGERPRINT_PROPERTY: examples.get_string_custom_property(
+          keys.INPUT_FINGERPRINT_PROPERTY),
+      keys.WARM_STARTED_FROM_PROPERTY: base_model.get_string_custom_property(
+          keys.DEPLOYED_VERSION_KEY) or None,
+  }
+
+
 class Executor(base_executor.BaseExecutor):
   """Pushes a blessed model that is not deployed yet."""
 
@@ -31,7 +56,10 @@ class Executor(base_executor.BaseExecutor):
       input_dict: `model`, its `model_blessing`, the `evaluation` whose
         failed gates explain a refusal, and the `baseline_model` whose
         `deployed_version` property is what the model was compared against:
-        the push happens only if that is still the newest version.
+        the push happens only if that is still the newest version. What the
+        push metadata records the model learnt: the `examples` it was
+        trained on (their spans and fingerprint), the `hyperparameters`
+        (its architecture) and the `base_model` it started from.
       output_dict: `pushed_model`: properties `pushed` (0/1), `reason`, and
         when pushed `pushed_destination` and `pushed_version`.
       exec_properties: `serving_dir`: the versioned push destination.
@@ -57,7 +85,11 @@ class Executor(base_executor.BaseExecutor):
       try:
         destination = serving_dir_lib.publish(
             path_utils.serving_model_path(model.uri), serving_dir,
-            {'model_uri': model.uri, 'model_id': model.id}, compared_with)
+            dict(training_record(
+                artifact_utils.get_single_instance(input_dict[keys.EXAMPLES_KEY]),
+                artifact_utils.get_single_instance(input_dict[keys.HYPERPARAMETERS_KEY]).uri,
+                artifact_utils.get_single_instance(input_dict[keys.BASE_MODEL_KEY])),
+                 model_uri=model.uri, model_id=model.id), compared_with)
       except serving_dir_lib.DeploymentChanged as changed:
         push, reason = False, str(changed)
         logging.warning('Pusher: %s', reason)
