@@ -17,11 +17,12 @@ from tests import conftest
 
 EPOCHS = 1
 # --nodata_validation: the components of the run, in the order they run.
-COMPONENTS = ('FashionMnistExampleGen', 'TrainingHyperparameters', 'NoiseAugmenter', 'Trainer',
-              'DeployedModelBaseline', 'Evaluator', 'DenoisePusher', 'DenoiseReport')
-# Run succeeded, Model, Noisy input, Baseline, (NOT) blessed, (Not) pushed, Report,
-# TensorBoard, Log.
-SUMMARY_LINES = 9
+COMPONENTS = ('DataSpans', 'FashionMnistExampleGen', 'TrainingHyperparameters',
+              'WarmStartModel', 'NoiseAugmenter', 'Trainer', 'DeployedModelBaseline', 'Evaluator',
+              'DenoisePusher', 'DenoiseReport')
+# Run succeeded, Model, Noisy input, Baseline, Trained on, (NOT) blessed, (Not) pushed,
+# Report, TensorBoard, Log.
+SUMMARY_LINES = 10
 # What the console must not show: TensorFlow's C++ log lines, absl INFO lines
 # of TFX and Beam, TFX's warnings.
 CPP_LOG_LINE = re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] ', re.MULTILINE)
@@ -57,7 +58,8 @@ def test_console_shows_start_components_epochs_and_summary_only(tiny_run):
   lines = result.stdout.splitlines()
   assert result.stderr == ''
   assert len(lines) == 1 + 2 * len(COMPONENTS) + EPOCHS + SUMMARY_LINES, result.stdout
-  assert lines[0].startswith(f'Running {configs.PIPELINE_NAME} (tutorial model, 1 epoch) on ')
+  assert lines[0].startswith(f'Running {configs.PIPELINE_NAME} (tutorial model, 1 epoch) on '
+                             f'{output_dir.parent / "data"}, span 0: ')
   assert f'output in {output_dir}, log in {output_dir / configs.LOGS_DIR_NAME}' in lines[0]
   started = [m.group(1) for m in map(re.compile(r'\[(\w+)\] running \.\.\.$').match, lines) if m]
   ended = [m.group(1) for m in map(re.compile(r'\[(\w+)\] executed in \d+\.\d s$').match, lines)
@@ -68,6 +70,7 @@ def test_console_shows_start_components_epochs_and_summary_only(tiny_run):
                       lines[trainer_start + 1])
   summary = lines[-SUMMARY_LINES:]
   assert summary[0] == 'Run succeeded.'
+  assert summary[4] == 'Trained on span 0, from initial weights'
   assert not CPP_LOG_LINE.search(result.stdout)
   for line in lines:
     for noise in NOISE:

@@ -19,7 +19,6 @@ from components import features
 from components.ingestion import data_sources
 from components.ingestion import executor as ingestion_executor
 from components.ingestion import idx
-from components.ingestion.component import FashionMnistExampleGen
 from tests import conftest
 from tests import tfx_helpers
 
@@ -371,7 +370,7 @@ RECORDS_SHA256 = {
 
 def test_example_gen_writes_splits_with_ids_and_limits(tiny_data_dir, tmp_path, monkeypatch):
   monkeypatch.setattr(ingestion_executor, 'CHUNK_SIZE', 8)  # train: chunks of 8, 8, 4
-  gen = FashionMnistExampleGen(data_dir=tiny_data_dir, train_examples=20)
+  gen = tfx_helpers.example_gen(tiny_data_dir, train_examples=20)
   config = tfx_helpers.run_components([gen], str(tmp_path))
   [examples] = tfx_helpers.live_artifacts(config, 'Examples')
   assert artifact_utils.decode_split_names(
@@ -418,17 +417,18 @@ def test_ingestion_holds_a_chunk_not_the_split(large_data_dirs, monkeypatch, gzi
   ids = []
   tracemalloc.start()
   try:
-    sizes = ingestion_executor.split_sizes(data_dir, {'train': 0, 'eval': 0})
+    sizes = ingestion_executor.part_sizes({0: data_dir}, [(0, 'train'), (0, 'eval')],
+                                          {'train': 0, 'eval': 0})
     _, validation_peak = tracemalloc.get_traced_memory()
     tracemalloc.reset_peak()
     # The executor's Beam step, called as Beam would, on the train split.
-    for framed in ingestion_executor._SplitToFramedExamples(  # pylint: disable=protected-access
-        data_dir, sizes).process('train'):
+    for framed in ingestion_executor._SpanSplitToFramedExamples(  # pylint: disable=protected-access
+        {0: data_dir}, sizes).process((0, 'train')):
       ids.append(re.findall(rb'train-\d+', framed))
     _, writing_peak = tracemalloc.get_traced_memory()
   finally:
     tracemalloc.stop()
-  assert sizes == {'train': 10000, 'eval': 10}
+  assert sizes == {(0, 'train'): 10000, (0, 'eval'): 10}
   assert [len(chunk) for chunk in ids] == [125] * 80
   assert ids[-1][-1] == b'train-9999'
   assert validation_peak < split_bytes / 4, validation_peak
@@ -444,7 +444,7 @@ def _truncate(path, keep):
 
 @pytest.mark.parametrize('corruption, message', [
     ('truncate', 'corrupt or truncated gzip'),
-    ('missing', 'missing train-images-idx3-ubyte'),
+    ('missing', r'train-images-idx3-ubyte\[.gz\]: file missing'),
     # Checked up front, the file goes bad before Beam reads it: the failure
     # comes from inside the Beam pipeline, after other chunks were written.
     ('truncate after validation', 'corrupt or truncated gzip'),
@@ -457,16 +457,16 @@ def test_example_gen_failure_publishes_nothing(
   elif corruption == 'missing':
     os.remove(path)
   else:
-    validate = ingestion_executor.split_sizes
+    validate = ingestion_executor.part_sizes
 
     def validate_then_corrupt(*args):
       sizes = validate(*args)
       _truncate(_path(tiny_data_dir, 't10k-images-idx3-ubyte'), 100)
       return sizes
 
-    monkeypatch.setattr(ingestion_executor, 'split_sizes', validate_then_corrupt)
+    monkeypatch.setattr(ingestion_executor, 'part_sizes', validate_then_corrupt)
     monkeypatch.setattr(ingestion_executor, 'CHUNK_SIZE', 8)  # train: 6 chunks
-  gen = FashionMnistExampleGen(data_dir=tiny_data_dir)
+  gen = tfx_helpers.example_gen(tiny_data_dir)
   root = str(tmp_path / 'run')
   with pytest.raises(idx.DataError, match=message):
     tfx_helpers.run_components([gen], root)
@@ -478,7 +478,7 @@ def test_example_gen_failure_publishes_nothing(
                     reason='real Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)')
 def test_real_data_smoke(tmp_path):
   """Ingests a subset of the real files and checks them against the IDX arrays."""
-  gen = FashionMnistExampleGen(data_dir=conftest.REAL_DATA_DIR, train_examples=300,
+  gen = tfx_helpers.example_gen(conftest.REAL_DATA_DIR, train_examples=300,
                                eval_examples=100)
   config = tfx_helpers.run_components([gen], str(tmp_path))
   [examples] = tfx_helpers.live_artifacts(config, 'Examples')

@@ -73,11 +73,11 @@ DATASET = {'schemaTitle': 'system.Dataset'}
 IMAGE = 'denoise-pipeline:local'
 # The package's tasks without data validation (stock TFX components; each task costs a
 # process start-up of ~15 s CPU), and those a re-run with nothing new takes from the cache.
-PACKAGE_TASKS = {'FashionMnistExampleGen', 'NoiseAugmenter', 'TrainingHyperparameters', 'Trainer',
-                 'DeployedModelBaseline',
+PACKAGE_TASKS = {'DataSpans', 'FashionMnistExampleGen', 'NoiseAugmenter',
+                 'TrainingHyperparameters', 'WarmStartModel', 'Trainer', 'DeployedModelBaseline',
                  'Evaluator', 'DenoisePusher', 'DenoiseReport'}
 CACHED_ON_RERUN = {'FashionMnistExampleGen', 'NoiseAugmenter', 'TrainingHyperparameters',
-                   'Trainer'}
+                   'WarmStartModel', 'Trainer'}
 # The package's data and compile-time parameter values, but data_dir: a tiny dataset on which
 # the tutorial model passes the gates.
 N_TRAIN, N_EVAL = 1000, 200

@@ -32,26 +32,30 @@ ROOT = 'gs://test-bucket/denoise'
 GPU = 'nvidia.com/gpu'
 # Each task and the tasks it waits for, as the data flows in create_pipeline().
 UPSTREAM = {
-    'FashionMnistExampleGen': set(),
+    'DataSpans': set(),
+    'FashionMnistExampleGen': {'DataSpans'},
     'StatisticsGen': {'FashionMnistExampleGen'},
     'SchemaGen': {'StatisticsGen'},
     'ExampleValidator': {'StatisticsGen', 'SchemaGen'},
     'NoiseAugmenter': {'FashionMnistExampleGen'},
     'TrainingHyperparameters': set(),
-    'Trainer': {'NoiseAugmenter', 'TrainingHyperparameters'},
+    'WarmStartModel': {'DataSpans'},
+    'Trainer': {'NoiseAugmenter', 'TrainingHyperparameters', 'WarmStartModel'},
     'DeployedModelBaseline': {'Trainer'},
     'Evaluator': {'NoiseAugmenter', 'Trainer', 'DeployedModelBaseline'},
-    'DenoisePusher': {'Trainer', 'Evaluator', 'DeployedModelBaseline'},
+    'DenoisePusher': {'Trainer', 'Evaluator', 'DeployedModelBaseline', 'NoiseAugmenter',
+                      'TrainingHyperparameters', 'WarmStartModel'},
     'DenoiseReport': {'NoiseAugmenter', 'Trainer', 'DeployedModelBaseline', 'Evaluator',
                       'DenoisePusher'},
 }
-UNCACHED = {'DeployedModelBaseline'}
+UNCACHED = {'DeployedModelBaseline', 'DataSpans'}
 REAL_CLIENT = kfp.Client
 
 
 # Compile-time values of the run-time parameters: the flags' defaults but a
 # data directory and 3 epochs, to tell them from the defaults.
-COMPILED = dict(data_dir='gs://data/fashion-mnist', train_examples=0, eval_examples=0,
+COMPILED = dict(data_dir='gs://data/fashion-mnist', spans=1, warm_start=True,
+                train_examples=0, eval_examples=0,
                 noise_factor=0.2, model='tutorial', epochs=3, batch_size=32,
                 learning_rate=0.001, min_psnr_gain_db=3.0, min_ssim=0.65,
                 max_psnr_drop_db=0.1)
@@ -136,7 +140,7 @@ def test_trainer_alone_requests_the_gpus(package, tmp_path):
   assert (cpu_resources.cpu_limit, cpu_resources.memory_limit) == (4.0, 16.0)
 
 
-def test_baseline_alone_is_never_cached(package, tmp_path):
+def test_the_baseline_and_the_spans_alone_are_never_cached(package, tmp_path):
   _, spec, _ = package
   caching = {name: task.caching_options.enable_cache
              for name, task in spec.root.dag.tasks.items()}
@@ -154,6 +158,8 @@ def test_what_an_operator_changes_per_run_is_a_pipeline_parameter(package):
               for name, p in spec.root.input_definitions.parameters.items()}
   assert declared == {
       'data_dir': ('STRING', 'gs://data/fashion-mnist', True),
+      'spans': ('NUMBER_INTEGER', 1, True),
+      'warm_start': ('NUMBER_INTEGER', 1, True),
       'train_examples': ('NUMBER_INTEGER', 0, True),
       'eval_examples': ('NUMBER_INTEGER', 0, True),
       'noise_factor': ('NUMBER_DOUBLE', 0.2, True),
@@ -166,7 +172,8 @@ def test_what_an_operator_changes_per_run_is_a_pipeline_parameter(package):
       'max_psnr_drop_db': ('NUMBER_DOUBLE', 0.1, True),
   }
   # Each task reads its parameters from the run, not from a compiled constant.
-  consumers = {'FashionMnistExampleGen': {'data_dir', 'train_examples', 'eval_examples'},
+  consumers = {'DataSpans': {'data_dir', 'spans', 'warm_start', 'model'},
+               'FashionMnistExampleGen': {'train_examples', 'eval_examples'},
                'NoiseAugmenter': {'noise_factor'},
                'TrainingHyperparameters': {'model', 'epochs', 'batch_size', 'learning_rate'},
                'Evaluator': {'min_psnr_gain_db', 'min_ssim', 'max_psnr_drop_db'}}
@@ -174,6 +181,12 @@ def test_what_an_operator_changes_per_run_is_a_pipeline_parameter(package):
     inputs = spec.root.dag.tasks[task].inputs.parameters
     assert {name: inputs[name].component_input_parameter for name in names} == {
         name: name for name in names}, task
+  # What DataSpans resolves at run time reaches its consumers as parameters,
+  # from the task that exists (TFX 1.16 names it '<id>_task'): KFP caches by value.
+  for task, key in (('FashionMnistExampleGen', 'input_spans'),
+                    ('WarmStartModel', 'warm_start_version')):
+    source = spec.root.dag.tasks[task].inputs.parameters[key].task_output_parameter
+    assert (source.producer_task, source.output_parameter_key) == ('DataSpans', key)
 
 
 def test_param_overrides_are_typed_and_checked_before_submission():
@@ -188,7 +201,9 @@ def test_param_overrides_are_typed_and_checked_before_submission():
       ('min_ssim=1.5', r'min_ssim must be in \[-1, 1\], got 1.5'),
       ('noise_factor=-0.1', 'noise_factor must be finite and >= 0'),
       ('train_examples=-1', 'train_examples must be an integer >= 0'),
-      ('model=resnet', 'model must be one of tutorial, unet')):
+      ('model=resnet', 'model must be one of tutorial, unet'),
+      ('spans=0', 'spans must be an integer >= 1, got 0'),
+      ('warm_start=2', 'warm_start must be 0 or 1, got 2')):
     with pytest.raises(ValueError, match=message):
       kubeflow.parse_param_overrides([assignment], COMPILED)
 
@@ -347,7 +362,7 @@ def test_cron_creates_a_recurring_run(run_cli, tmp_path, capsys):
       ('create_experiment', {'name': configs.PIPELINE_NAME}),
       ('create_recurring_run', {
           'experiment_id': 'experiment-7', 'job_name': f'{configs.PIPELINE_NAME} 0 0 3 * * *',
-          'cron_expression': '0 0 3 * * *', 'max_concurrency': 1,
+          'cron_expression': '0 0 3 * * *', 'max_concurrency': 1, 'no_catchup': True,
           'params': {'noise_factor': 0.3}, 'pipeline_package_path': output,
           'pipeline_root': ROOT})]
   assert 'Recurring run recurring-1' in capsys.readouterr().out

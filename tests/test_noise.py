@@ -13,8 +13,8 @@ from tfx.types import standard_artifacts
 
 from components import features
 from components import tfrecord_io
+from components.data_spans import executor as data_spans_executor
 from components.ingestion import executor as ingestion_executor
-from components.ingestion.component import FashionMnistExampleGen
 from components.noise import executor as noise_executor
 from components.noise import noise
 from components.noise.component import NoiseAugmenter
@@ -97,7 +97,7 @@ def test_noise_of_an_example_is_pinned():
 ])
 def test_bad_parameters_fail_at_construction(noise_factor, seed, message):
   with pytest.raises(ValueError, match=message):
-    NoiseAugmenter(examples=FashionMnistExampleGen().outputs['examples'],
+    NoiseAugmenter(examples=tfx_helpers.example_gen('').outputs['examples'],
                    noise_factor=noise_factor, seed=seed)
 
 
@@ -123,7 +123,7 @@ def _read_augmented(uri):
 
 
 def test_component_adds_the_tutorial_noise_to_each_image_under_its_own_id(tiny_data_dir, tmp_path):
-  gen = FashionMnistExampleGen(data_dir=tiny_data_dir)
+  gen = tfx_helpers.example_gen(tiny_data_dir)
   augmenter = NoiseAugmenter(examples=gen.outputs['examples'], noise_factor=0.3, seed=5)
   config = tfx_helpers.run_components([gen, augmenter], str(tmp_path))
   # The augmenter's output is the newest Examples artifact.
@@ -204,7 +204,8 @@ def test_two_worker_processes_give_the_in_process_noise(tmp_path):
 def test_corrupt_input_file_fails_naming_it_and_publishes_nothing(tiny_data_dir, tmp_path):
   ingested = standard_artifacts.Examples()
   ingested.uri = str(tmp_path / 'ingested')
-  ingestion_executor.Executor().Do({}, {'examples': [ingested]}, {'data_dir': tiny_data_dir})
+  ingestion_executor.Executor().Do({}, {'examples': [ingested]}, {
+      'input_spans': data_spans_executor.input_spans_value(tiny_data_dir, [0], 'sha256:x')})
   [victim] = tf.io.gfile.glob(os.path.join(ingested.uri, f'Split-{features.EVAL_SPLIT}', '*'))
   with tf.io.gfile.GFile(victim, 'rb') as f:
     truncated = f.read()[:-200]

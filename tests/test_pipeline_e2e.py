@@ -50,9 +50,9 @@ TRAINER_AND_AFTER = ('Trainer', 'DeployedModelBaseline') + EVALUATOR_AND_AFTER
 # A training flag is a TrainingHyperparameters property, read by the Trainer.
 TRAINING_FLAG_RERUNS = ('TrainingHyperparameters',) + TRAINER_AND_AFTER
 NOISE_AND_AFTER = ('NoiseAugmenter',) + TRAINER_AND_AFTER
-EVERY_COMPONENT = (('FashionMnistExampleGen', 'TrainingHyperparameters') + DATA_VALIDATION
-                   + NOISE_AND_AFTER)
-SUMMARY_KEYS = {'status', 'blessed', 'pushed', 'reasons', 'push_reason', 'pushed_model_dir',
+EVERY_COMPONENT = (('DataSpans', 'FashionMnistExampleGen', 'TrainingHyperparameters',
+                    'WarmStartModel') + DATA_VALIDATION + NOISE_AND_AFTER)
+SUMMARY_KEYS = {'status', 'spans', 'warm_started_from', 'blessed', 'pushed', 'reasons', 'push_reason', 'pushed_model_dir',
                 'metrics', 'baseline_version', 'baseline_metrics', 'report_dir', 'report_html',
                 'tensorboard_logdir', 'components', 'error', 'log_file'}
 
@@ -221,6 +221,9 @@ def test_first_run_executes_everything_blesses_and_pushes(runs):
   assert first.summary['reasons'] == []
   metrics = first.summary['metrics']
   assert metrics['psnr'] > metrics['noisy_psnr'] + 3.0 and metrics['ssim'] >= 0.65
+  # A directory of the four files is span 0; nothing deployed to start from.
+  assert first.summary['spans'] == [0] and first.summary['warm_started_from'] is None
+  assert 'Trained on span 0, from initial weights' in first.printed
 
 
 def test_run_summary_has_the_documented_keys_and_components_in_run_order(runs):
@@ -230,7 +233,9 @@ def test_run_summary_has_the_documented_keys_and_components_in_run_order(runs):
                                      'noisy_mse'}
   order = [c['id'] for c in summary['components']]
   assert sorted(order) == sorted(EVERY_COMPONENT)
-  for upstream, downstream in (('FashionMnistExampleGen', 'StatisticsGen'),
+  for upstream, downstream in (('DataSpans', 'FashionMnistExampleGen'),
+                               ('DataSpans', 'WarmStartModel'), ('WarmStartModel', 'Trainer'),
+                               ('FashionMnistExampleGen', 'StatisticsGen'),
                                ('StatisticsGen', 'SchemaGen'), ('SchemaGen', 'ExampleValidator'),
                                ('FashionMnistExampleGen', 'NoiseAugmenter'),
                                ('NoiseAugmenter', 'Trainer'), ('TrainingHyperparameters', 'Trainer'),

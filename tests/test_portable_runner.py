@@ -21,7 +21,6 @@ from tfx.components import StatisticsGen
 
 from components import features
 from components import tfrecord_io
-from components.ingestion.component import FashionMnistExampleGen
 from components.noise.component import NoiseAugmenter
 from tests import conftest
 from tests import tfx_helpers
@@ -112,7 +111,7 @@ def _run(data_dir, root, beam_args):
   Returns the noisy records as (split, example id, serialized record) in id order,
   and the statistics by split.
   """
-  gen = FashionMnistExampleGen(data_dir=data_dir)
+  gen = tfx_helpers.example_gen(data_dir)
   augmenter = NoiseAugmenter(examples=gen.outputs['examples'], noise_factor=0.3, seed=5)
   statistics_gen = StatisticsGen(examples=gen.outputs['examples'])
   config = tfx_helpers.run_components([gen, augmenter, statistics_gen], str(root),

@@ -5,6 +5,8 @@ from ml_metadata import metadata_store
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
+from components.data_spans import executor as data_spans_executor
+from components.ingestion.component import FashionMnistExampleGen
 from pipeline import local_run
 
 
@@ -21,6 +23,13 @@ def run_components(components, root, name='test-pipeline', beam_args=None):
       beam_pipeline_args=beam_args or [])  # Beam's in-process default, as locally
   LocalDagRunner().run(pipeline)
   return config
+
+
+def example_gen(data_dir, **kwargs):
+  """FashionMnistExampleGen of a directory of the four files (span 0), without DataSpans."""
+  return FashionMnistExampleGen(
+      input_spans=data_spans_executor.input_spans_value(data_dir, [0], 'sha256:not computed'),
+      **kwargs)
 
 
 def live_artifacts(config, type_name):

@@ -50,6 +50,12 @@ def resolve(data_dir, num_spans, serving_dir, warm_start, model_name):
   }
 
 
+def input_spans_value(data_dir, span_numbers, input_fingerprint):
+  """The `input_spans` String FashionMnistExampleGen takes: JSON, keys sorted (a cache key)."""
+  return json.dumps({keys.DATA_DIR_KEY: data_dir, keys.SPAN_NUMBERS_PROPERTY: span_numbers,
+                     keys.INPUT_FINGERPRINT_PROPERTY: input_fingerprint}, sort_keys=True)
+
+
 def resolve_from_properties(exec_properties):
   return resolve(*(exec_properties[key] for key in (
       keys.DATA_DIR_KEY, keys.SPANS_KEY, keys.SERVING_DIR_KEY, keys.WARM_START_KEY,
@@ -75,7 +81,8 @@ class Executor(base_executor.BaseExecutor):
     resolved = (json.loads(exec_properties[keys.RESOLVED_KEY])
                 if exec_properties.get(keys.RESOLVED_KEY)
                 else resolve_from_properties(exec_properties))
-    version = resolved.pop(keys.WARM_START_VERSION_KEY)
     artifact_utils.get_single_instance(output_dict[keys.INPUT_SPANS_KEY]).value = (
-        json.dumps(resolved, sort_keys=True))
-    artifact_utils.get_single_instance(output_dict[keys.WARM_START_VERSION_KEY]).value = version
+        input_spans_value(*(resolved[key] for key in (
+            keys.DATA_DIR_KEY, keys.SPAN_NUMBERS_PROPERTY, keys.INPUT_FINGERPRINT_PROPERTY))))
+    artifact_utils.get_single_instance(output_dict[keys.WARM_START_VERSION_KEY]).value = (
+        resolved[keys.WARM_START_VERSION_KEY])

@@ -19,8 +19,8 @@ from components.ingestion import data_sources
 SPAN_DIR_PREFIX = data_sources.SPAN_DIR_PREFIX
 FLAT_SPAN = 0   # the span of a directory that holds the files themselves
 _SPAN_DIR = re.compile(r'span-([1-9][0-9]*)')
-_IDX_NAME = re.compile('|'.join(re.escape(stem) for stem in data_sources.ALL_STEMS) +
-                       r'(\.gz)?')
+_IDX_NAME = re.compile('(' + '|'.join(re.escape(stem) for stem in data_sources.ALL_STEMS) +
+                       r')(\.gz)?')
 
 
 class LayoutError(ValueError):
