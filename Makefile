@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(PY) -m bench.eval_throughput
 	$(PY) -m bench.pipeline_e2e --rounds=2
 	$(PY) -m bench.scale
+	$(PY) -m bench.warm_start
 
 compile: $(STAMP)
 	$(PY) kubeflow_runner.py $(ARGS)

@@ -17,6 +17,7 @@ import yaml
 
 from components import features
 from components import serving_dir as serving_dir_lib
+from components.ingestion import idx
 from pipeline import kubeflow
 from pipeline import pipeline as pipeline_lib
 from tests import conftest
@@ -82,8 +83,8 @@ CACHED_ON_RERUN = {'FashionMnistExampleGen', 'NoiseAugmenter', 'TrainingHyperpar
 # the tutorial model passes the gates.
 N_TRAIN, N_EVAL = 1000, 200
 # Enough steps for the tutorial model to pass the default gates on 1,000 images.
-PACKAGE_VALUES = dict(train_examples=0, eval_examples=0, noise_factor=0.2, model='tutorial',
-                      epochs=2, batch_size=8, learning_rate=3e-3,
+PACKAGE_VALUES = dict(spans=1, warm_start=1, train_examples=0, eval_examples=0,
+                      noise_factor=0.2, model='tutorial', epochs=2, batch_size=8, learning_rate=3e-3,
                       min_psnr_gain_db=3.0, min_ssim=0.65, max_psnr_drop_db=0.1)
 
 
@@ -333,8 +334,9 @@ def package_runs(tmp_path_factory):
   on tiny data, then once more with a stricter SSIM gate given as a run parameter."""
   root = tmp_path_factory.mktemp('kfp_package')
   serving_dir = str(root / 'serving')
-  compiled = dict(PACKAGE_VALUES,
-                  data_dir=conftest.write_dataset(root / 'data', N_TRAIN, N_EVAL))
+  data_dir = root / 'data'
+  conftest.write_dataset(data_dir / 'span-1', N_TRAIN, N_EVAL, seed=1)
+  compiled = dict(PACKAGE_VALUES, data_dir=str(data_dir))
   pipeline = pipeline_lib.create_pipeline(
       pipeline_root=str(root / 'pipeline_root'), serving_dir=serving_dir,
       data_validation=False,
@@ -342,7 +344,35 @@ def package_runs(tmp_path_factory):
   package = kubeflow.compile_pipeline(pipeline, IMAGE, str(root / 'denoise.yaml'))
   runs = [kfp_launcher.run_package(package) for _ in range(2)]
   runs.append(kfp_launcher.run_package(package, parameters={'min_ssim': 0.999}))
-  return serving_dir, runs
+  return serving_dir, runs, data_dir, package
+
+
+@pytest.fixture(scope='module')
+def span_runs(package_runs):
+  """The same package, never recompiled, as a schedule runs it while data arrives.
+
+  {name: (RunResult, newest deployed version before it)}: span 2 added, the
+  same data again, span 2 rewritten in place (the parameters of the first
+  runs: the schedule's), then both spans (spans=2).
+  """
+  serving_dir, _, data_dir, package = package_runs
+  runs = {}
+
+  def run(name, **parameters):
+    deployed = serving_dir_lib.latest_version(serving_dir)
+    runs[name] = (kfp_launcher.run_package(package, parameters=parameters), deployed)
+
+  conftest.write_dataset(data_dir / 'span-2', N_TRAIN, N_EVAL, seed=2)
+  run('span 2')
+  run('span 2 again')
+  path = data_dir / 'span-2' / 'train-images-idx3-ubyte.gz'
+  times = os.stat(path)
+  images, _ = conftest.make_images(N_TRAIN, seed=3)
+  idx.write_idx(str(path), images)
+  os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))
+  run('span 2 rewritten')
+  run('spans 1 and 2', spans=2)
+  return runs
 
 
 def _report(run):
@@ -355,7 +385,7 @@ def _report(run):
 
 
 def test_package_runs_every_task_and_pushes_a_blessed_model(package_runs):
-  serving_dir, (first, _, _) = package_runs
+  serving_dir, (first, _, _), _, _ = package_runs
   assert set(first.tasks) == PACKAGE_TASKS
   assert {task.state for task in first.tasks.values()} == {'executed'}
   assert first.tasks['DeployedModelBaseline'].artifacts['baseline_model']['metadata'][
@@ -378,7 +408,7 @@ def test_package_runs_every_task_and_pushes_a_blessed_model(package_runs):
 
 def test_second_run_reuses_the_cache_evaluates_against_the_push_and_pushes_nothing(
     package_runs):
-  serving_dir, (first, second, _) = package_runs
+  serving_dir, (first, second, _), _, _ = package_runs
   states = {name: task.state for name, task in second.tasks.items()}
   assert states == {name: 'cached' if name in CACHED_ON_RERUN else 'executed'
                     for name in PACKAGE_TASKS}
@@ -396,7 +426,7 @@ def test_second_run_reuses_the_cache_evaluates_against_the_push_and_pushes_nothi
 
 def test_a_gate_given_as_a_run_parameter_decides_differently_without_recompiling(
     package_runs):
-  serving_dir, (_, second, strict) = package_runs
+  serving_dir, (_, second, strict), _, _ = package_runs
   states = {name: task.state for name, task in strict.tasks.items()}
   # Only what the gate feeds runs again: the model is the cached one.
   assert states['Trainer'] == 'cached' and states['Evaluator'] == 'executed'
@@ -415,7 +445,7 @@ def _schema_title(artifact_type):
 
 
 def test_the_kfp_ui_outputs_are_a_metrics_artifact_and_one_html_file(package_runs):
-  _, (first, _, _) = package_runs
+  _, (first, _, _), _, _ = package_runs
   report = first.tasks['DenoiseReport'].artifacts
   assert _schema_title(report['metrics']['type']) == 'system.Metrics'
   assert report['metrics']['metadata']['blessed'] == 1.0
@@ -425,3 +455,76 @@ def test_the_kfp_ui_outputs_are_a_metrics_artifact_and_one_html_file(package_run
   with open(html['uri']) as f:
     page = f.read()
   assert page.lstrip().lower().startswith('<!doctype html') and 'data:image/png;base64,' in page
+
+
+# ---------------------------------------------------------------- continuous training
+
+INGESTION_NOISE_TRAINING = {'FashionMnistExampleGen', 'NoiseAugmenter', 'Trainer'}
+
+
+def _executed(run):
+  return {name for name, task in run.tasks.items() if task.state == 'executed'}
+
+
+def _spans(run):
+  """(span numbers, input fingerprint) the run's examples hold, as their metadata."""
+  metadata = run.tasks['FashionMnistExampleGen'].artifacts['examples']['metadata']
+  return metadata['span_numbers'], metadata['input_fingerprint']
+
+
+def _base_model_dir(run):
+  return os.path.join(run.tasks['WarmStartModel'].artifacts['base_model']['uri'], 'Format-Serving')
+
+
+def _warm_start(run):
+  return run.tasks['WarmStartModel'].artifacts['base_model']['metadata']['deployed_version']
+
+
+def test_package_first_runs_found_span_1_and_the_run_after_the_push_trained_nothing(
+    package_runs):
+  _, (first, second, _), _, _ = package_runs
+  assert _spans(first)[0] == '1' and _warm_start(first) == ''
+  assert not INGESTION_NOISE_TRAINING & _executed(second)
+  assert _executed(second) >= {'DataSpans', 'DeployedModelBaseline'}
+
+
+def test_package_ingests_a_new_span_alone_and_trains_from_the_deployed_weights(
+    span_runs, package_runs):
+  serving_dir = package_runs[0]
+  run, deployed = span_runs['span 2']
+  assert INGESTION_NOISE_TRAINING <= _executed(run)
+  assert _spans(run)[0] == '2'
+  assert run.tasks['FashionMnistExampleGen'].artifacts['examples']['metadata'][
+      'train_examples'] == N_TRAIN
+  assert _warm_start(run) == deployed
+  with open(run.tasks['Trainer'].log_path) as f:
+    assert f'Initial weights: {_base_model_dir(run)}' in f.read()
+  pushed = run.tasks['DenoisePusher'].artifacts['pushed_model']['metadata']
+  assert pushed['pushed'] == 1.0
+  record = serving_dir_lib.read_push_metadata(pushed['pushed_destination'])
+  assert (record['span_numbers'], record['warm_started_from']) == ([2], deployed)
+  assert record['input_fingerprint'] == _spans(run)[1]
+  assert pushed['pushed_destination'].startswith(serving_dir)
+
+
+def test_package_run_with_no_new_data_after_a_push_ingests_and_trains_nothing(span_runs):
+  (span_2, _), (again, _) = span_runs['span 2'], span_runs['span 2 again']
+  assert not INGESTION_NOISE_TRAINING & _executed(again)
+  assert 'DataSpans' in _executed(again)   # resolved at run time, every run
+  assert again.tasks['Trainer'].artifacts == span_2.tasks['Trainer'].artifacts
+  assert again.tasks['DenoisePusher'].artifacts['pushed_model']['metadata']['pushed'] == 0.0
+
+
+def test_package_sees_a_span_rewritten_in_place(span_runs):
+  (again, _), (rewritten, deployed) = span_runs['span 2 again'], span_runs['span 2 rewritten']
+  assert INGESTION_NOISE_TRAINING <= _executed(rewritten)
+  assert _spans(rewritten)[0] == '2' and _spans(rewritten)[1] != _spans(again)[1]
+  assert _warm_start(rewritten) == deployed
+
+
+def test_package_spans_parameter_trains_on_both(span_runs):
+  both, _ = span_runs['spans 1 and 2']
+  assert INGESTION_NOISE_TRAINING <= _executed(both)
+  assert _spans(both)[0] == '1,2'
+  assert both.tasks['FashionMnistExampleGen'].artifacts['examples']['metadata'][
+      'train_examples'] == 2 * N_TRAIN

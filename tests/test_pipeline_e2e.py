@@ -4,7 +4,9 @@ One sequence of runs on tiny data, shared by every test here (CI time): the
 first run, two identical re-runs, a failing run, a worse candidate judged at
 either side of the PSNR-drop gate, a --noise_factor change, and through the
 real command line a run killed in the Trainer and then completed, uncached and
-unblessed. Runs go through local_runner.main in this process (absl's
+unblessed; then continuous training: a new span, the same data again, the
+span rewritten in place, two spans. The data directory holds span-1/ (then
+span-2/). Runs go through local_runner.main in this process (absl's
 flagsaver restores the flags) or through `python local_runner.py`.
 """
 import contextlib
@@ -27,7 +29,9 @@ import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 import local_runner
+from components import serving_dir
 from components.evaluation import eval_config
+from components.ingestion import idx
 from components.report import report
 from pipeline import container_entrypoint
 from pipeline import local_run
@@ -170,7 +174,9 @@ def _versions(output_dir):
 def runs(tmp_path_factory):
   """The sequence of runs; the facts each test needs, gathered as they happen."""
   root = tmp_path_factory.mktemp('e2e')
-  data = f'--data_dir={conftest.write_dataset(root / "data", 1000, 200)}'
+  data_dir = root / 'data'
+  conftest.write_dataset(data_dir / 'span-1', 1000, 200, seed=1)
+  data = f'--data_dir={data_dir}'
   out = str(root / 'out')
   r = {'output_dir': out}
   r['first'] = run_main(out, data, *TRAINING)
@@ -200,7 +206,42 @@ def runs(tmp_path_factory):
   r['summary after kill'] = _summary(out)
   r['after kill'] = run_cli(out, *killed_command)
   r['versions at the end'] = _versions(out)
+  # New data: span 2 trains from what serves; with a learning rate that
+  # changes nothing, the candidate is what serves.
+  untrained = (*UNTRAINED, *ONLY_THE_DROP_GATE, '--nodata_validation')
+  conftest.write_dataset(data_dir / 'span-2', 1000, 200, seed=2)
+  r['deployed before span 2'] = _versions(out)[-1]
+  r['span 2'] = run_main(out, data, *untrained)
+  r['span 2 examples'] = _newest_examples(out)
+  r['span 2 again'] = run_main(out, data, *untrained)
+  r['deployed before rewrite'] = _versions(out)[-1]
+  _rewrite_in_place(data_dir / 'span-2' / 'train-images-idx3-ubyte.gz', seed=3)
+  r['span 2 rewritten'] = run_main(out, data, *untrained)
+  r['spans 1 and 2'] = run_main(out, data, '--spans=2', *untrained)
+  r['spans 1 and 2 examples'] = _newest_examples(out)
   return r
+
+
+def _newest_examples(output_dir):
+  """The newest Examples FashionMnistExampleGen published: (properties, train example ids)."""
+  config = local_run.metadata_config(output_dir)
+  examples = max((a for a in tfx_helpers.live_artifacts(config, 'Examples')
+                  if '/FashionMnistExampleGen/' in a.uri), key=lambda a: a.id)
+  properties = {key: getattr(value, value.WhichOneof('value'))
+                for key, value in examples.custom_properties.items()}
+  properties['span'] = examples.properties['span'].int_value
+  files = tf.io.gfile.glob(os.path.join(examples.uri, 'Split-train', '*'))
+  ids = [tf.train.Example.FromString(record.numpy()).features.feature[
+      'example_id'].bytes_list.value[0].decode() for record in tf.data.TFRecordDataset(files)]
+  return properties, ids
+
+
+def _rewrite_in_place(path, seed):
+  """Other images in the same file, its modification time kept (as `cp -p` would)."""
+  times = os.stat(path)
+  images, _ = conftest.make_images(1000, seed)
+  idx.write_idx(str(path), images)
+  os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))
 
 
 # ---------------------------------------------------------------- first run
@@ -221,9 +262,10 @@ def test_first_run_executes_everything_blesses_and_pushes(runs):
   assert first.summary['reasons'] == []
   metrics = first.summary['metrics']
   assert metrics['psnr'] > metrics['noisy_psnr'] + 3.0 and metrics['ssim'] >= 0.65
-  # A directory of the four files is span 0; nothing deployed to start from.
-  assert first.summary['spans'] == [0] and first.summary['warm_started_from'] is None
-  assert 'Trained on span 0, from initial weights' in first.printed
+  # The latest span; nothing deployed to start from.
+  assert first.summary['spans'] == [1] and first.summary['warm_started_from'] is None
+  assert 'Trained on span 1, from initial weights' in first.printed
+  assert f'on {runs["output_dir"][:-len("out")]}data, span 1: ' in first.printed
 
 
 def test_run_summary_has_the_documented_keys_and_components_in_run_order(runs):
@@ -503,4 +545,95 @@ def test_cli_refuses_an_out_of_range_flag_naming_it(tmp_path):
   run = run_cli(output_dir, f'--data_dir={data_dir}', '--noise_factor=-0.1')
   assert run.status == 2 and run.summary is None
   assert 'noise_factor' in run.printed, run.printed[-2000:]
+  _assert_nothing_ran(output_dir)
+
+
+# ---------------------------------------------------------------- continuous training
+
+INGESTION_NOISE_TRAINING = {'FashionMnistExampleGen', 'NoiseAugmenter', 'Trainer'}
+
+
+def test_a_new_span_alone_is_ingested_and_trained_from_the_deployed_weights(runs):
+  run = runs['span 2']
+  assert run.status == 0 and run.summary['status'] == 'succeeded'
+  assert INGESTION_NOISE_TRAINING <= run.executed()
+  assert run.summary['spans'] == [2]
+  properties, ids = runs['span 2 examples']
+  assert (properties['span'], properties['span_numbers']) == (2, '2')
+  assert properties['train_examples'] == 1000 and len(ids) == 1000
+  assert all(i.startswith('span-2/train-') for i in ids)
+  deployed = runs['deployed before span 2']
+  assert run.summary['warm_started_from'] == deployed
+  assert f'Trained on span 2, from deployed version {deployed}' in run.printed
+  # Learning rate 1e-9 from the deployed weights: the candidate is the model
+  # that serves, judged on span 2's eval images (a cold start scores far off).
+  assert run.summary['baseline_version'] == deployed
+  assert run.summary['metrics']['psnr'] == pytest.approx(
+      run.summary['baseline_metrics']['psnr'], abs=1e-3)
+  assert run.summary['metrics']['ssim'] == pytest.approx(
+      run.summary['baseline_metrics']['ssim'], abs=1e-4)
+  # What it learnt is recorded with the version it pushed.
+  assert run.summary['pushed']
+  record = serving_dir.read_push_metadata(run.summary['pushed_model_dir'])
+  assert {k: record[k] for k in ('model', 'span_numbers', 'warm_started_from')} == {
+      'model': 'tutorial', 'span_numbers': [2], 'warm_started_from': deployed}
+  assert record['input_fingerprint'] == properties['input_fingerprint']
+  assert record['input_fingerprint'].startswith('sha256:')
+
+
+def test_the_same_data_again_ingests_and_trains_nothing_right_after_a_push(runs):
+  again = runs['span 2 again']
+  assert again.status == 0
+  assert not INGESTION_NOISE_TRAINING & again.executed()
+  assert again.states['DataSpans'] == 'cached'
+  assert again.summary['spans'] == [2]
+  assert again.summary['warm_started_from'] == runs['deployed before span 2']
+  assert not again.summary['pushed'] and again.summary['push_reason'].startswith(
+      'already deployed as version ')
+
+
+def test_a_span_rewritten_in_place_is_ingested_again(runs):
+  rewritten = runs['span 2 rewritten']
+  assert rewritten.status == 0
+  assert INGESTION_NOISE_TRAINING <= rewritten.executed()
+  assert rewritten.summary['spans'] == [2]
+  # Trained on other data than what serves: from it.
+  assert rewritten.summary['warm_started_from'] == runs['deployed before rewrite']
+
+
+def test_spans_2_trains_on_both_and_evaluates_on_the_latest(runs):
+  both = runs['spans 1 and 2']
+  assert both.status == 0
+  assert INGESTION_NOISE_TRAINING <= both.executed()
+  assert both.summary['spans'] == [1, 2]
+  assert 'Trained on spans 1, 2, from deployed version ' in both.printed
+  assert 'spans 1, 2: output in' in both.printed
+  properties, ids = runs['spans 1 and 2 examples']
+  assert (properties['span'], properties['span_numbers']) == (2, '1,2')
+  assert properties['train_examples'] == 2000 and properties['eval_examples'] == 200
+  assert {i.split('/')[0] for i in ids} == {'span-1', 'span-2'} and len(set(ids)) == 2000
+
+
+@pytest.mark.parametrize('spoil, flags, message', [
+    ('loose file', (), 'IDX files beside span directories (train-labels-idx1-ubyte.gz)'),
+    ('span-x', (), 'span-x: not a span directory'),
+    ('missing file', (), 'span-2: missing t10k-images-idx3-ubyte (.gz or uncompressed)'),
+    (None, ('--spans=3',), '--spans=3, but '),
+])
+def test_bad_layouts_are_refused_before_anything_runs(tmp_path, spoil, flags, message):
+  data_dir = tmp_path / 'data'
+  for span in (1, 2):
+    conftest.write_dataset(data_dir / f'span-{span}', 8, 4)
+  if spoil == 'loose file':
+    os.rename(data_dir / 'span-1' / 'train-labels-idx1-ubyte.gz',
+              data_dir / 'train-labels-idx1-ubyte.gz')
+  elif spoil == 'span-x':
+    os.makedirs(data_dir / 'span-x')
+  elif spoil == 'missing file':
+    os.remove(data_dir / 'span-2' / 't10k-images-idx3-ubyte.gz')
+  output_dir = str(tmp_path / 'out')
+  run = run_main(output_dir, f'--data_dir={data_dir}', *flags)
+  assert run.status == 2 and run.summary is None
+  [line] = [line for line in run.printed.splitlines() if line.startswith('error: ')]
+  assert message in line, run.printed
   _assert_nothing_ran(output_dir)
