@@ -66,6 +66,7 @@ def main(_):
   except ValueError as e:
     sys.exit(f'error: {e}')
   # Imported here so that --help and a bad flag do not wait ~25 s for TensorFlow.
+  from components import schema  # pylint: disable=g-import-not-at-top
   from pipeline import kubeflow  # pylint: disable=g-import-not-at-top
   from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
 
@@ -84,6 +85,7 @@ def main(_):
             FLAGS.pipeline_root, configs.SERVING_DIR_NAME),
         # The baseline reads the serving directory at run time, uncached.
         deployed_version='',
+        schema_file=schema.IMAGE_SCHEMA_FILE,
         trainer_platform_config=kubeflow.trainer_resources(
             FLAGS.cpu_limit, FLAGS.memory_limit, FLAGS.gpus, FLAGS.accelerator),
         beam_pipeline_args=pipeline_flags.BEAM_PIPELINE_ARGS.value,

@@ -25,7 +25,8 @@ def packaged(data_dir, root, train, evals, epochs):
   from pipeline import kubeflow  # pylint: disable=g-import-not-at-top
   from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   from tests import kfp_launcher  # pylint: disable=g-import-not-at-top
-  compiled = dict(data_dir=data_dir, train_examples=train, eval_examples=evals,
+  compiled = dict(data_dir=data_dir, spans=configs.DEFAULT_SPANS, warm_start=1,
+                  train_examples=train, eval_examples=evals,
                   noise_factor=configs.DEFAULT_NOISE_FACTOR, model=configs.DEFAULT_MODEL,
                   epochs=epochs, batch_size=configs.DEFAULT_BATCH_SIZE,
                   learning_rate=configs.DEFAULT_LEARNING_RATE,

@@ -20,6 +20,10 @@ EXAMPLE_SPLITS_KEY = standard_component_specs.EXAMPLE_SPLITS_KEY     # the Evalu
 EVAL_CONFIG_KEY = standard_component_specs.EVAL_CONFIG_KEY
 PUSHED_MODEL_KEY = standard_component_specs.PUSHED_MODEL_KEY
 BASE_MODEL_KEY = standard_component_specs.BASE_MODEL_KEY   # the Trainer's warm start
+STATISTICS_KEY = standard_component_specs.STATISTICS_KEY
+BASELINE_STATISTICS_KEY = standard_component_specs.BASELINE_STATISTICS_KEY
+SCHEMA_KEY = standard_component_specs.SCHEMA_KEY
+ANOMALIES_KEY = standard_component_specs.ANOMALIES_KEY
 
 # DataSpans: parameters; its driver's resolution; its outputs, String values
 # that downstream components take as parameters (KFP caches them by value).
@@ -62,11 +66,19 @@ TRAINING_PARAMETER_KEYS = (MODEL_NAME_KEY, EPOCHS_KEY, BATCH_SIZE_KEY, LEARNING_
 MIN_PSNR_GAIN_DB_KEY = 'min_psnr_gain_db'
 MIN_SSIM_KEY = 'min_ssim'
 MAX_PSNR_DROP_DB_KEY = 'max_psnr_drop_db'
-GATE_KEYS = (MIN_PSNR_GAIN_DB_KEY, MIN_SSIM_KEY, MAX_PSNR_DROP_DB_KEY)
+MAX_SSIM_DROP_KEY = 'max_ssim_drop'
+GATE_KEYS = (MIN_PSNR_GAIN_DB_KEY, MIN_SSIM_KEY, MAX_PSNR_DROP_DB_KEY, MAX_SSIM_DROP_KEY)
 
-# DeployedModelBaseline and DenoisePusher.
+# DataGate: the anomalies it reads, one port per check.
+SCHEMA_ANOMALIES_KEY = 'schema_anomalies'   # ExampleValidator: the curated schema
+DRIFT_ANOMALIES_KEY = 'drift_anomalies'     # DistributionValidator: vs the deployed data
+SKEW_ANOMALIES_KEY = 'skew_anomalies'       # DistributionValidator: eval vs train
+
+# DeployedModelBaseline, DeployedStatistics and DenoisePusher.
 SERVING_DIR_KEY = 'serving_dir'
 DEPLOYED_VERSION_KEY = 'deployed_version'   # parameter, and property of the baseline
+NEWEST_VERSION_PROPERTY = 'newest_version'   # of the baseline: what the pusher swaps
+STATISTICS_URI_PROPERTY = 'statistics_uri'   # in push metadata: the data's statistics
 
 # Properties of the PushedModel; the first three as TFX's own Pusher.
 PUSHED_PROPERTY = 'pushed'

@@ -21,7 +21,8 @@ DEFAULT_LEARNING_RATE = 1e-3           # Adam's default, as in the tutorial
 # the deployed model.
 DEFAULT_MIN_PSNR_GAIN_DB = 3.0    # candidate PSNR minus the noisy input's
 DEFAULT_MIN_SSIM = 0.65
-DEFAULT_MAX_PSNR_DROP_DB = 0.1    # vs the deployed baseline
+DEFAULT_MAX_PSNR_DROP_DB = 0.1    # vs the best deployed version
+DEFAULT_MAX_SSIM_DROP = 0.005     # vs the same version
 
 # ---------------------------------------------------------------- outputs
 DEFAULT_OUTPUT_DIR = 'tfx_output'
@@ -52,4 +53,5 @@ RUNTIME_PARAMETER_TYPES = {
     'min_psnr_gain_db': float,
     'min_ssim': float,
     'max_psnr_drop_db': float,
+    'max_ssim_drop': float,
 }

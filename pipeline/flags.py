@@ -62,7 +62,10 @@ PIPELINE_FLAGS = (
     flags.DEFINE_float('min_ssim', configs.DEFAULT_MIN_SSIM, 'Blessing: minimum mean SSIM.'),
     flags.DEFINE_float('max_psnr_drop_db', configs.DEFAULT_MAX_PSNR_DROP_DB,
                        'Blessing: the candidate may be at most this much worse (dB PSNR) '
-                       'than the deployed model.'),
+                       'than the best deployed version, on the same eval images.'),
+    flags.DEFINE_float('max_ssim_drop', configs.DEFAULT_MAX_SSIM_DROP,
+                       'Blessing: the candidate\'s mean SSIM may be at most this much lower '
+                       'than that version\'s.'),
     flags.DEFINE_bool('data_validation', True,
                       'Run StatisticsGen, SchemaGen and ExampleValidator on the ingested data.'),
     flags.DEFINE_bool('enable_cache', True, 'Reuse the outputs of unchanged components.'),
@@ -89,7 +92,8 @@ def check_values():
     noise.validate_noise_params(values['noise_factor'], values['seed'])
     hparams.validate_training_params(
         values['model'], values['epochs'], values['batch_size'], values['learning_rate'])
-    gates.validate_thresholds(
-        values['min_psnr_gain_db'], values['min_ssim'], values['max_psnr_drop_db'])
+    gates.validate_thresholds(values['min_psnr_gain_db'], values['min_ssim'],
+                              values['max_psnr_drop_db'], values['max_ssim_drop'])
+    gates.check_gates_can_pass(values['noise_factor'])
   except ValueError as e:
     raise ValueError(f'--{e}') from None

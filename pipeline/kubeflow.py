@@ -14,6 +14,7 @@ import yaml
 
 from components.baseline.component import DeployedModelBaseline
 from components.data_spans.component import DataSpans
+from components.deployed_statistics.component import DeployedStatistics
 from components.evaluation import gates
 from components.ingestion import spans
 from components.model_code import hparams
@@ -65,7 +66,9 @@ def parse_param_overrides(assignments, compiled):
   run = dict(compiled, **overrides)
   hparams.validate_training_params(run['model'], run['epochs'], run['batch_size'],
                                    run['learning_rate'])
-  gates.validate_thresholds(run['min_psnr_gain_db'], run['min_ssim'], run['max_psnr_drop_db'])
+  gates.validate_thresholds(run['min_psnr_gain_db'], run['min_ssim'], run['max_psnr_drop_db'],
+                            run['max_ssim_drop'])
+  gates.check_gates_can_pass(run['noise_factor'])
   noise.validate_noise_params(run['noise_factor'], 0)
   spans.validate_num_spans(run['spans'])
   if run['warm_start'] not in (0, 1):
@@ -122,9 +125,9 @@ def compile_pipeline(pipeline, image, package_path):
 
   Every task runs `image`, with container_entrypoint.COMMAND (TFX's executor
   entrypoint, with s3:// and an exit tensorflow-io cannot abort). Tasks of
-  DeployedModelBaseline and DataSpans get caching disabled: they read what
-  changes between runs with unchanged inputs, the deployed model and the
-  data. RuntimeParameters become pipeline parameters with their defaults.
+  DeployedModelBaseline, DeployedStatistics and DataSpans get caching
+  disabled: they read what changes between runs with unchanged inputs, the
+  deployed model and the data. RuntimeParameters become pipeline parameters with their defaults.
   """
   validate_pipeline_name(pipeline.pipeline_info.pipeline_name)
   if not package_path.endswith('.yaml'):
@@ -141,7 +144,7 @@ def compile_pipeline(pipeline, image, package_path):
   package_path = os.path.join(output_dir, filename)
   _edit_package(package_path, pipeline.pipeline_info.pipeline_root,
                 [c.id for c in pipeline.components
-                 if isinstance(c, (DeployedModelBaseline, DataSpans))],
+                 if isinstance(c, (DeployedModelBaseline, DeployedStatistics, DataSpans))],
                 _parameter_defaults(pipeline))
   return package_path
 

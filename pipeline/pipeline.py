@@ -3,17 +3,20 @@ import os
 
 # Not `tfx.v1`: it imports the Google Cloud extensions, ~10 s of start-up.
 from tfx.components import ExampleValidator
-from tfx.components import SchemaGen
 from tfx.components import StatisticsGen
 from tfx.components import Trainer
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.orchestration import data_types
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import trainer_pb2
 
 from components import features
 from components import keys
+from components import schema as schema_lib
 from components.baseline.component import DeployedModelBaseline
+from components.data_gate.component import DataGate
 from components.data_spans.component import DataSpans
+from components.deployed_statistics.component import DeployedStatistics
 from components.evaluation import gates
 from components.evaluation.component import GatedEvaluator
 from components.hyperparameters.component import TrainingHyperparameters
@@ -24,6 +27,8 @@ from components.noise import noise
 from components.noise.component import NoiseAugmenter
 from components.pusher.component import DenoisePusher
 from components.report.component import DenoiseReport
+from components.validation import drift
+from components.validation.distribution_validator import DistributionValidator
 from components.warm_start.component import WarmStartModel
 from pipeline import code_fingerprint
 from pipeline import configs
@@ -58,7 +63,9 @@ def create_pipeline(
     min_psnr_gain_db=configs.DEFAULT_MIN_PSNR_GAIN_DB,
     min_ssim=configs.DEFAULT_MIN_SSIM,
     max_psnr_drop_db=configs.DEFAULT_MAX_PSNR_DROP_DB,
+    max_ssim_drop=configs.DEFAULT_MAX_SSIM_DROP,
     data_validation=True,
+    schema_file=schema_lib.SCHEMA_FILE,
     deployed_version='',
     trainer_platform_config=None,
     enable_cache=True,
@@ -72,7 +79,10 @@ def create_pipeline(
   learnt other data (DataSpans decides, at run time).
 
   deployed_version: the newest version in serving_dir when the pipeline is
-    built; it keys the baseline's cache so a new deployment is noticed.
+    built; it keys the baseline's cache (the model's and the data statistics')
+    so a new deployment is noticed.
+  schema_file: the curated schema as the executors see it (Kubeflow: the
+    image's copy, schema_lib.IMAGE_SCHEMA_FILE).
   trainer_platform_config: e.g. a Kubeflow GPU request for the Trainer.
 
   data_dir, spans, warm_start (an int 0/1 then), the example counts,
@@ -83,7 +93,9 @@ def create_pipeline(
   """
   hparams.validate_training_params(
       *map(_default, (model, epochs, batch_size, learning_rate)))
-  gates.validate_thresholds(*map(_default, (min_psnr_gain_db, min_ssim, max_psnr_drop_db)))
+  gates.validate_thresholds(
+      *map(_default, (min_psnr_gain_db, min_ssim, max_psnr_drop_db, max_ssim_drop)))
+  gates.check_gates_can_pass(_default(noise_factor))
   noise.validate_noise_params(_default(noise_factor), seed)
   for name, value in (('train_examples', train_examples), ('eval_examples', eval_examples)):
     value = _default(value)
@@ -101,18 +113,38 @@ def create_pipeline(
       input_spans=data_spans.outputs[keys.INPUT_SPANS_KEY].future()[0].value,
       train_examples=train_examples, eval_examples=eval_examples)
   components = [data_spans, example_gen]
-  if data_validation:
-    statistics_gen = StatisticsGen(examples=example_gen.outputs[keys.EXAMPLES_KEY])
-    schema_gen = SchemaGen(
-        statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True)
-    example_validator = ExampleValidator(
-        statistics=statistics_gen.outputs['statistics'],
-        schema=schema_gen.outputs['schema'])
-    components += [statistics_gen, schema_gen, example_validator]
-
   noise_augmenter = NoiseAugmenter(
       examples=example_gen.outputs[keys.EXAMPLES_KEY], noise_factor=noise_factor, seed=seed)
   augmented_examples = noise_augmenter.outputs[keys.AUGMENTED_EXAMPLES_KEY]
+  statistics = None
+  if data_validation:
+    schema_importer = ImportSchemaGen(schema_file=schema_file)
+    schema = schema_importer.outputs[keys.SCHEMA_KEY]
+    # With the schema: the label is categorical, so its classes are counted.
+    statistics_gen = StatisticsGen(examples=example_gen.outputs[keys.EXAMPLES_KEY],
+                                   schema=schema)
+    statistics = statistics_gen.outputs[keys.STATISTICS_KEY]
+    example_validator = ExampleValidator(statistics=statistics, schema=schema)
+    deployed_statistics = DeployedStatistics(
+        statistics=statistics, serving_dir=serving_dir, deployed_version=deployed_version)
+    drift_validator = DistributionValidator(
+        statistics=statistics,
+        baseline_statistics=deployed_statistics.outputs[keys.BASELINE_STATISTICS_KEY],
+        config=drift.distribution_config(),
+        include_split_pairs=drift.DRIFT_SPLIT_PAIRS).with_id('DriftValidator')
+    skew_validator = DistributionValidator(
+        statistics=statistics, baseline_statistics=statistics,
+        config=drift.distribution_config(),
+        include_split_pairs=drift.SKEW_SPLIT_PAIRS).with_id('SkewValidator')
+    data_gate = DataGate(
+        schema_anomalies=example_validator.outputs[keys.ANOMALIES_KEY],
+        drift_anomalies=drift_validator.outputs[keys.ANOMALIES_KEY],
+        skew_anomalies=skew_validator.outputs[keys.ANOMALIES_KEY])
+    # Nothing learns from data the gate refused; an ordering, not an input,
+    # so the gate's re-runs (a new deployment) leave the noise cached.
+    noise_augmenter.add_upstream_node(data_gate)
+    components += [schema_importer, statistics_gen, example_validator, deployed_statistics,
+                   drift_validator, skew_validator, data_gate]
 
   hyperparameters = TrainingHyperparameters(
       model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
@@ -136,7 +168,8 @@ def create_pipeline(
     trainer.with_platform_config(trainer_platform_config)
 
   baseline = DeployedModelBaseline(
-      model=model_channel, serving_dir=serving_dir, deployed_version=deployed_version)
+      model=model_channel, examples=augmented_examples, serving_dir=serving_dir,
+      deployed_version=deployed_version)
 
   evaluator = GatedEvaluator(
       examples=augmented_examples,
@@ -144,14 +177,15 @@ def create_pipeline(
       baseline_model=baseline.outputs[keys.BASELINE_MODEL_KEY],
       example_splits=[features.EVAL_SPLIT],
       min_psnr_gain_db=min_psnr_gain_db, min_ssim=min_ssim,
-      max_psnr_drop_db=max_psnr_drop_db).with_id('Evaluator')
+      max_psnr_drop_db=max_psnr_drop_db, max_ssim_drop=max_ssim_drop).with_id('Evaluator')
 
   pusher = DenoisePusher(
       model=model_channel, model_blessing=evaluator.outputs[keys.BLESSING_KEY],
       evaluation=evaluator.outputs[keys.EVALUATION_KEY],
       baseline_model=baseline.outputs[keys.BASELINE_MODEL_KEY], examples=augmented_examples,
       hyperparameters=hyperparameters.outputs[keys.HYPERPARAMETERS_KEY],
-      base_model=warm_start_model.outputs[keys.BASE_MODEL_KEY], serving_dir=serving_dir)
+      base_model=warm_start_model.outputs[keys.BASE_MODEL_KEY], serving_dir=serving_dir,
+      statistics=statistics)
 
   report = DenoiseReport(
       model=model_channel,

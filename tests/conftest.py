@@ -1,5 +1,6 @@
 """Shared fixtures: tiny Fashion-MNIST-like IDX files and a LocalDagRunner helper."""
 import os
+import shutil
 import sys
 import warnings
 
@@ -47,6 +48,28 @@ def write_dataset(data_dir, n_train, n_eval, gzipped=True, seed=0):
     idx.write_idx(os.path.join(data_dir, image_stem + suffix), images, gzipped)
     idx.write_idx(os.path.join(data_dir, label_stem + suffix), labels, gzipped)
   return str(data_dir)
+
+
+# Broken exports the data validation must stop: pixel values inverted, every
+# label the same class, images at a third of their brightness.
+FAULTS = ('inverted', 'one class', 'dimmed')
+
+
+def write_faulty_span(span_dir, fault, n_train=1000, n_eval=200):
+  """A span of the test images (train and eval) spoilt by fault, replacing span_dir."""
+  shutil.rmtree(span_dir, ignore_errors=True)
+  os.makedirs(span_dir)
+  for split, n, seed in (('train', n_train, 30), ('eval', n_eval, 31)):
+    images, labels = make_images(n, seed)
+    if fault == 'inverted':
+      images = 255 - images
+    elif fault == 'dimmed':
+      images = images // 3
+    elif fault == 'one class':
+      labels = np.zeros_like(labels)
+    images_stem, labels_stem = data_sources.FILE_STEMS[split]
+    idx.write_idx(os.path.join(span_dir, f'{images_stem}.gz'), images)
+    idx.write_idx(os.path.join(span_dir, f'{labels_stem}.gz'), labels)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from tests import conftest
 # Tiny data, one epoch, gates that any denoiser passes: these tests are about
 # what happens around the push, not about the model.
 FLAGS_ = ('--epochs=1', '--batch_size=8', '--nodata_validation', '--min_psnr_gain_db=-100',
-          '--min_ssim=0', '--max_psnr_drop_db=100')
+          '--min_ssim=0', '--max_psnr_drop_db=100', '--max_ssim_drop=2')
 
 
 def _run_in_process(*argv):

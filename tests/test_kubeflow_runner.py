@@ -34,21 +34,26 @@ GPU = 'nvidia.com/gpu'
 UPSTREAM = {
     'DataSpans': set(),
     'FashionMnistExampleGen': {'DataSpans'},
-    'StatisticsGen': {'FashionMnistExampleGen'},
-    'SchemaGen': {'StatisticsGen'},
-    'ExampleValidator': {'StatisticsGen', 'SchemaGen'},
-    'NoiseAugmenter': {'FashionMnistExampleGen'},
+    'ImportSchemaGen': set(),
+    'StatisticsGen': {'FashionMnistExampleGen', 'ImportSchemaGen'},
+    'ExampleValidator': {'StatisticsGen', 'ImportSchemaGen'},
+    'DeployedStatistics': {'StatisticsGen'},
+    'DriftValidator': {'StatisticsGen', 'DeployedStatistics'},
+    'SkewValidator': {'StatisticsGen'},
+    'DataGate': {'ExampleValidator', 'DriftValidator', 'SkewValidator'},
+    # An ordering, not an input: nothing learns from data the gate refused.
+    'NoiseAugmenter': {'FashionMnistExampleGen', 'DataGate'},
     'TrainingHyperparameters': set(),
     'WarmStartModel': {'DataSpans'},
     'Trainer': {'NoiseAugmenter', 'TrainingHyperparameters', 'WarmStartModel'},
-    'DeployedModelBaseline': {'Trainer'},
+    'DeployedModelBaseline': {'Trainer', 'NoiseAugmenter'},
     'Evaluator': {'NoiseAugmenter', 'Trainer', 'DeployedModelBaseline'},
     'DenoisePusher': {'Trainer', 'Evaluator', 'DeployedModelBaseline', 'NoiseAugmenter',
-                      'TrainingHyperparameters', 'WarmStartModel'},
+                      'TrainingHyperparameters', 'WarmStartModel', 'StatisticsGen'},
     'DenoiseReport': {'NoiseAugmenter', 'Trainer', 'DeployedModelBaseline', 'Evaluator',
                       'DenoisePusher'},
 }
-UNCACHED = {'DeployedModelBaseline', 'DataSpans'}
+UNCACHED = {'DeployedModelBaseline', 'DeployedStatistics', 'DataSpans'}
 REAL_CLIENT = kfp.Client
 
 
@@ -58,7 +63,7 @@ COMPILED = dict(data_dir='gs://data/fashion-mnist', spans=1, warm_start=True,
                 train_examples=0, eval_examples=0,
                 noise_factor=0.2, model='tutorial', epochs=3, batch_size=32,
                 learning_rate=0.001, min_psnr_gain_db=3.0, min_ssim=0.65,
-                max_psnr_drop_db=0.1)
+                max_psnr_drop_db=0.1, max_ssim_drop=0.005)
 
 
 def _compile(package_path, gpus=2, **kwargs):
@@ -170,13 +175,15 @@ def test_what_an_operator_changes_per_run_is_a_pipeline_parameter(package):
       'min_psnr_gain_db': ('NUMBER_DOUBLE', 3.0, True),
       'min_ssim': ('NUMBER_DOUBLE', 0.65, True),
       'max_psnr_drop_db': ('NUMBER_DOUBLE', 0.1, True),
+      'max_ssim_drop': ('NUMBER_DOUBLE', 0.005, True),
   }
   # Each task reads its parameters from the run, not from a compiled constant.
   consumers = {'DataSpans': {'data_dir', 'spans', 'warm_start', 'model'},
                'FashionMnistExampleGen': {'train_examples', 'eval_examples'},
                'NoiseAugmenter': {'noise_factor'},
                'TrainingHyperparameters': {'model', 'epochs', 'batch_size', 'learning_rate'},
-               'Evaluator': {'min_psnr_gain_db', 'min_ssim', 'max_psnr_drop_db'}}
+               'Evaluator': {'min_psnr_gain_db', 'min_ssim', 'max_psnr_drop_db',
+                             'max_ssim_drop'}}
   for task, names in consumers.items():
     inputs = spec.root.dag.tasks[task].inputs.parameters
     assert {name: inputs[name].component_input_parameter for name in names} == {
@@ -203,7 +210,9 @@ def test_param_overrides_are_typed_and_checked_before_submission():
       ('train_examples=-1', 'train_examples must be an integer >= 0'),
       ('model=resnet', 'model must be one of tutorial, unet'),
       ('spans=0', 'spans must be an integer >= 1, got 0'),
-      ('warm_start=2', 'warm_start must be 0 or 1, got 2')):
+      ('warm_start=2', 'warm_start must be 0 or 1, got 2'),
+      ('max_ssim_drop=-1', 'max_ssim_drop must be >= 0'),
+      ('noise_factor=0', 'noise_factor=0: the input is the clean image')):
     with pytest.raises(ValueError, match=message):
       kubeflow.parse_param_overrides([assignment], COMPILED)
 
@@ -347,6 +356,10 @@ def test_run_uploads_the_package_into_the_experiment(run_cli, tmp_path, capsys):
   trainer_inputs = spec.root.dag.tasks['Trainer'].inputs.parameters
   assert json.loads(trainer_inputs['custom_config'].runtime_value.constant.string_value)[
       'seed'] == 7
+  # The curated schema as the image holds it, relative to its working directory.
+  schema_inputs = spec.root.dag.tasks['ImportSchemaGen'].inputs.parameters
+  assert schema_inputs['schema_file'].runtime_value.constant.string_value == (
+      'components/schema/schema.pbtxt')
   baseline_inputs = spec.root.dag.tasks['DeployedModelBaseline'].inputs.parameters
   assert (baseline_inputs['serving_dir'].runtime_value.constant.string_value ==
           f'{ROOT}/{configs.SERVING_DIR_NAME}')

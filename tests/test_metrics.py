@@ -75,7 +75,8 @@ def test_perfect_image_has_finite_psnr(images):
 
 
 def test_eval_config_gates_the_overall_slice_only():
-  config = eval_config.make_eval_config(min_psnr_gain_db=2.5, min_ssim=0.7, max_psnr_drop_db=0.2)
+  config = eval_config.make_eval_config(min_psnr_gain_db=2.5, min_ssim=0.7, max_psnr_drop_db=0.2,
+                                        max_ssim_drop=0.01)
   gates = {}
   for spec in config.metrics_specs:
     for metric in spec.metrics:
@@ -85,6 +86,8 @@ def test_eval_config_gates_the_overall_slice_only():
   assert set(gates) == {'DenoisedPSNR', 'DenoisedSSIM', 'PSNRGain'}
   assert gates['PSNRGain'].value_threshold.lower_bound.value == 2.5
   assert gates['DenoisedSSIM'].value_threshold.lower_bound.value == 0.7
+  # SSIM is compared with the baseline as PSNR is.
+  assert gates['DenoisedSSIM'].change_threshold.absolute.value == -0.01
   assert gates['DenoisedPSNR'].change_threshold.absolute.value == -0.2
   assert [s.feature_keys for s in config.slicing_specs] == [[], ['label']]
 
@@ -95,7 +98,7 @@ def _models_per_metric(config):
 
 
 def test_metrics_of_the_data_alone_are_computed_for_the_candidate_only():
-  gates = dict(min_psnr_gain_db=3.0, min_ssim=0.65, max_psnr_drop_db=0.1)
+  gates = dict(min_psnr_gain_db=3.0, min_ssim=0.65, max_psnr_drop_db=0.1, max_ssim_drop=0.005)
   everyone = []   # no model names: every model the Evaluator is given
   assert _models_per_metric(eval_config.make_eval_config(**gates)) == {
       'DenoisedMSE': everyone, 'DenoisedPSNR': everyone, 'DenoisedSSIM': everyone,
@@ -112,9 +115,11 @@ def test_metrics_of_the_data_alone_are_computed_for_the_candidate_only():
     ({'max_psnr_drop_db': -1.0}, 'max_psnr_drop_db must be >= 0'),
     ({'min_psnr_gain_db': float('nan')}, 'min_psnr_gain_db must be a finite number'),
     ({'min_ssim': True}, 'min_ssim must be a finite number, got True'),
+    ({'max_ssim_drop': -0.1}, 'max_ssim_drop must be >= 0'),
 ])
 def test_bad_thresholds_are_refused(kwargs, message):
-  gates = dict(dict(min_psnr_gain_db=3.0, min_ssim=0.65, max_psnr_drop_db=0.1), **kwargs)
+  gates = dict(dict(min_psnr_gain_db=3.0, min_ssim=0.65, max_psnr_drop_db=0.1,
+                    max_ssim_drop=0.005), **kwargs)
   with pytest.raises(ValueError, match=message):
     eval_config.make_eval_config(**gates)
 

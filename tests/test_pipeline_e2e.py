@@ -12,7 +12,6 @@ flagsaver restores the flags) or through `python local_runner.py`.
 import contextlib
 import hashlib
 import io
-import itertools
 import json
 import os
 import re
@@ -44,11 +43,15 @@ TRAINING = ('--epochs=2', '--batch_size=8', '--learning_rate=3e-3')
 # A candidate that does not denoise.
 UNTRAINED = ('--epochs=1', '--batch_size=8', '--learning_rate=1e-9')
 # Gates only the PSNR-drop gate can fail.
-ONLY_THE_DROP_GATE = ('--min_psnr_gain_db=-100', '--min_ssim=-1')
+ONLY_THE_DROP_GATE = ('--min_psnr_gain_db=-100', '--min_ssim=-1', '--max_ssim_drop=2')
 # Gates only the SSIM gate can fail.
-ONLY_THE_SSIM_GATE = ('--min_ssim=0.999', '--min_psnr_gain_db=-100', '--max_psnr_drop_db=100')
+ONLY_THE_SSIM_GATE = ('--min_ssim=0.999', '--min_psnr_gain_db=-100', '--max_psnr_drop_db=100',
+                      '--max_ssim_drop=2')
 
-DATA_VALIDATION = ('StatisticsGen', 'SchemaGen', 'ExampleValidator')
+# What checks the data against the deployed model's: it runs again after a push.
+DEPLOYED_DATA_CHECKS = ('DeployedStatistics', 'DriftValidator', 'DataGate')
+DATA_VALIDATION = ('ImportSchemaGen', 'StatisticsGen', 'ExampleValidator',
+                   'SkewValidator') + DEPLOYED_DATA_CHECKS
 EVALUATOR_AND_AFTER = ('Evaluator', 'DenoisePusher', 'DenoiseReport')
 TRAINER_AND_AFTER = ('Trainer', 'DeployedModelBaseline') + EVALUATOR_AND_AFTER
 # A training flag is a TrainingHyperparameters property, read by the Trainer.
@@ -208,7 +211,7 @@ def runs(tmp_path_factory):
   r['versions at the end'] = _versions(out)
   # New data: span 2 trains from what serves; with a learning rate that
   # changes nothing, the candidate is what serves.
-  untrained = (*UNTRAINED, *ONLY_THE_DROP_GATE, '--nodata_validation')
+  untrained = (*UNTRAINED, *ONLY_THE_DROP_GATE, '--max_psnr_drop_db=100')
   conftest.write_dataset(data_dir / 'span-2', 1000, 200, seed=2)
   r['deployed before span 2'] = _versions(out)[-1]
   r['span 2'] = run_main(out, data, *untrained)
@@ -219,6 +222,12 @@ def runs(tmp_path_factory):
   r['span 2 rewritten'] = run_main(out, data, *untrained)
   r['spans 1 and 2'] = run_main(out, data, '--spans=2', *untrained)
   r['spans 1 and 2 examples'] = _newest_examples(out)
+  # Broken exports of a new span, each checked against the deployed model's data.
+  r['versions before faults'] = _versions(out)
+  for fault in conftest.FAULTS:
+    conftest.write_faulty_span(data_dir / 'span-3', fault)
+    r[fault] = run_main(out, data, *untrained)
+  r['versions after faults'] = _versions(out)
   return r
 
 
@@ -278,7 +287,12 @@ def test_run_summary_has_the_documented_keys_and_components_in_run_order(runs):
   for upstream, downstream in (('DataSpans', 'FashionMnistExampleGen'),
                                ('DataSpans', 'WarmStartModel'), ('WarmStartModel', 'Trainer'),
                                ('FashionMnistExampleGen', 'StatisticsGen'),
-                               ('StatisticsGen', 'SchemaGen'), ('SchemaGen', 'ExampleValidator'),
+                               ('ImportSchemaGen', 'StatisticsGen'),
+                               ('StatisticsGen', 'ExampleValidator'),
+                               ('StatisticsGen', 'DeployedStatistics'),
+                               ('DeployedStatistics', 'DriftValidator'),
+                               ('DriftValidator', 'DataGate'), ('SkewValidator', 'DataGate'),
+                               ('ExampleValidator', 'DataGate'), ('DataGate', 'NoiseAugmenter'),
                                ('FashionMnistExampleGen', 'NoiseAugmenter'),
                                ('NoiseAugmenter', 'Trainer'), ('TrainingHyperparameters', 'Trainer'),
                                ('Trainer', 'DeployedModelBaseline'),
@@ -298,18 +312,19 @@ def test_training_logs_for_tensorboard_are_in_the_model_run(runs):
                                        '*', '*', 'events.out.tfevents.*'))
 
 
-def test_data_validation_ran_on_both_splits(runs):
-  # Executed by the first run and by the uncached one.
-  anomalies_dirs = tf.io.gfile.glob(os.path.join(
-      runs['output_dir'], 'artifacts', 'ExampleValidator', 'anomalies', '*'))
-  assert len(anomalies_dirs) == 2
-  for anomalies_dir, split in itertools.product(anomalies_dirs, ('train', 'eval')):
-    with open(os.path.join(anomalies_dir, f'Split-{split}', 'SchemaDiff.pb'), 'rb') as f:
+def test_data_validation_checks_both_splits_against_the_curated_schema(runs):
+  first_execution = min(tf.io.gfile.glob(os.path.join(
+      runs['output_dir'], 'artifacts', 'ExampleValidator', 'anomalies', '*')),
+                        key=lambda d: int(os.path.basename(d)))
+  for split in ('train', 'eval'):
+    with open(os.path.join(first_execution, f'Split-{split}', 'SchemaDiff.pb'), 'rb') as f:
       anomalies = anomalies_pb2.Anomalies.FromString(f.read())
-    assert {feature.name for feature in anomalies.baseline.feature} == {
-        'image', 'label', 'example_id'}
-    # Checked against the schema inferred from this very data: nothing to report.
+    # The repository's schema, not one inferred from this data.
+    label = {feature.name: feature for feature in anomalies.baseline.feature}['label']
+    assert (label.int_domain.min, label.int_domain.max) == (0, 9)
+    assert label.int_domain.is_categorical
     assert not anomalies.anomaly_info, text_format.MessageToString(anomalies)
+  assert runs['first'].states['DataGate'] == 'executed'
 
 
 def test_reported_metrics_match_numpy_on_the_pushed_model(runs):
@@ -367,7 +382,8 @@ def test_report_holds_metrics_grid_and_robustness_sweep(runs):
 def test_second_run_reevaluates_against_the_deployed_model_and_pushes_nothing(runs):
   first, second = runs['first'].summary, runs['second']
   assert second.status == 0
-  assert second.executed() == {'DeployedModelBaseline'} | set(EVALUATOR_AND_AFTER)
+  assert second.executed() == ({'DeployedModelBaseline'} | set(DEPLOYED_DATA_CHECKS)
+                               | set(EVALUATOR_AND_AFTER))
   assert second.summary['blessed'] and not second.summary['pushed']
   assert second.summary['push_reason'] == (
       f'already deployed as version {runs["v1"]}: not pushed again')
@@ -488,7 +504,8 @@ def test_a_deployed_version_is_left_byte_for_byte_unchanged_by_later_pushes(runs
 def test_noise_factor_reruns_the_noise_augmenter_and_after_it(runs):
   noise = runs['noise 0.3']
   assert noise.status == 0
-  assert noise.executed() == set(NOISE_AND_AFTER)
+  # The run before pushed: the drift baseline changed too.
+  assert noise.executed() == set(NOISE_AND_AFTER) | set(DEPLOYED_DATA_CHECKS)
   with open(os.path.join(noise.summary['report_dir'], 'metrics.json')) as f:
     assert json.load(f)['noise_factor'] == 0.3
   assert noise.summary['metrics']['noisy_psnr'] < (
@@ -637,3 +654,39 @@ def test_bad_layouts_are_refused_before_anything_runs(tmp_path, spoil, flags, me
   [line] = [line for line in run.printed.splitlines() if line.startswith('error: ')]
   assert message in line, run.printed
   _assert_nothing_ran(output_dir)
+
+
+# ---------------------------------------------------------------- data validation
+
+@pytest.mark.parametrize('fault, message', [
+    ('inverted', "drift from the deployed model's data (SplitPair-train_train): image: "
+                 'Jensen-Shannon divergence '),
+    ('one class', "drift from the deployed model's data (SplitPair-train_train): label: "
+                  'L-infinity distance '),
+    ('dimmed', "drift from the deployed model's data (SplitPair-train_train): image: "
+               'Jensen-Shannon divergence '),
+])
+def test_a_faulty_span_stops_the_run_before_training_naming_the_anomaly(runs, fault, message):
+  run = runs[fault]
+  assert run.status == 1 and run.summary['status'] == 'failed'
+  error = run.summary['error']
+  assert error.startswith('DataGate failed: DataAnomaliesError: data validation found ')
+  assert message in error, error
+  # The measured value and the threshold, in numbers.
+  assert re.search(message.replace('(', r'\(').replace(')', r'\)')
+                   + r'[\d.e-]+ above the threshold [\d.e-]+', error), error
+  assert f'Error: {error}' in run.printed
+  assert re.search(r'^\[DataGate\] failed in ', run.printed, re.MULTILINE)
+  assert run.states['FashionMnistExampleGen'] == 'executed'   # the new span was read
+  assert not {'NoiseAugmenter', 'Trainer', 'Evaluator', 'DenoisePusher'} & set(run.states)
+  assert not run.summary['pushed']
+
+
+def test_faulty_spans_leave_the_serving_directory_untouched(runs):
+  assert runs['versions after faults'] == runs['versions before faults']
+
+
+def test_clean_new_spans_pass_the_data_gate(runs):
+  for name in ('span 2', 'span 2 rewritten', 'spans 1 and 2'):
+    assert runs[name].states['DataGate'] == 'executed', name
+    assert runs[name].summary['status'] == 'succeeded', name

@@ -36,8 +36,9 @@ from tests.test_kfp_execution import PACKAGE_VALUES
 BUCKET = 'denoise-test'
 SERVER_START_SECONDS = 60
 # Artifacts that are all metadata: the push decision (the model goes to the serving dir),
-# the KFP UI's scalar metrics.
-METADATA_ONLY = {('DenoisePusher', 'pushed_model'), ('DenoiseReport', 'metrics')}
+# the KFP UI's scalar metrics, and (nothing deployed yet) the warm start's empty Model.
+METADATA_ONLY = {('DenoisePusher', 'pushed_model'), ('DenoiseReport', 'metrics'),
+                 ('WarmStartModel', 'base_model')}
 # What a pod needs for a MinIO endpoint (here moto's), besides the endpoint URL.
 CREDENTIALS = {
     'AWS_ACCESS_KEY_ID': 'testing',

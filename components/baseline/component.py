@@ -1,9 +1,10 @@
-"""DeployedModelBaseline: the model deployed now, as the Evaluator's baseline.
+"""DeployedModelBaseline: the best deployed model, as the Evaluator's baseline.
 
 It replaces the latest-blessed-model Resolver, which open-source Kubeflow
-Pipelines cannot execute: it reads the newest version of the push
-destination. With nothing deployed it hands on the candidate itself, with
-an empty `deployed_version`: the Evaluator then evaluates the candidate
+Pipelines cannot execute: it reads the versions of the push destination and
+hands on the one of the highest mean PSNR on this run's eval images (the
+newest of equals). With nothing deployed it hands on the candidate itself,
+with an empty `deployed_version`: the Evaluator then evaluates the candidate
 once, and the absolute thresholds alone decide.
 
 Caching: the execution must change exactly when the deployed model does.
@@ -27,7 +28,8 @@ class DeployedModelBaselineSpec(ComponentSpec):
       keys.SERVING_DIR_KEY: ExecutionParameter(type=str),
       keys.DEPLOYED_VERSION_KEY: ExecutionParameter(type=str),
   }
-  INPUTS = {keys.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model)}
+  INPUTS = {keys.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+            keys.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
   OUTPUTS = {keys.BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model)}
 
 
@@ -36,7 +38,8 @@ class DeployedModelBaseline(base_component.BaseComponent):
   SPEC_CLASS = DeployedModelBaselineSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-  def __init__(self, model, serving_dir, deployed_version=''):
+  def __init__(self, model, examples, serving_dir, deployed_version=''):
     super().__init__(spec=DeployedModelBaselineSpec(
-        model=model, serving_dir=serving_dir, deployed_version=deployed_version,
+        model=model, examples=examples, serving_dir=serving_dir,
+        deployed_version=deployed_version,
         baseline_model=types.Channel(type=standard_artifacts.Model)))

@@ -1,41 +1,91 @@
-"""DeployedModelBaseline executor: copies the deployed version, or the candidate, into a Model artifact."""
+"""DeployedModelBaseline executor: copies the best deployed version, or the candidate, into a Model artifact."""
 import os
 
 from absl import logging
+import tensorflow as tf
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from components import features
 from components import keys
 from components import serving_dir as serving_dir_lib
+from components.report import report
+
+
+def score_versions(serving_dir, versions, eval_pattern):
+  """{version: mean PSNR of its denoised eval images}: the Evaluator's PSNR, on the same data."""
+  _, _, clean, noisy = report.load_eval_images(eval_pattern)
+  scores = {}
+  for version in versions:
+    serve = tf.saved_model.load(os.path.join(serving_dir, version)).signatures[
+        features.SERVING_SIGNATURE]
+    scores[version] = report.mean_metrics(clean, report.denoise(serve, noisy))['psnr']
+  return scores
+
+
+def best_version(scores):
+  """The version of the highest score; of equal scores, the newest."""
+  return max(scores, key=lambda version: (scores[version], int(version)))
+
+
+def servable_versions(serving_dir, versions):
+  """The versions TF Serving can serve; the newest must be one, older broken ones are skipped."""
+  servable = []
+  for version in versions:
+    try:
+      serving_dir_lib.check_deployable(os.path.join(serving_dir, version))
+      servable.append(version)
+    except serving_dir_lib.BrokenVersion as broken:
+      if version == versions[-1]:
+        raise   # what serves is broken: the run fails here, named, before any push
+      logging.warning('Baseline: skipping %s', broken)
+  return servable
 
 
 class Executor(base_executor.BaseExecutor):
-  """The newest deployed version as a Model, or the candidate when none is."""
+  """The best deployed version on this run's eval data as a Model, or the candidate when none is."""
 
   def Do(self, input_dict, output_dict, exec_properties):
     """Writes the baseline model and records which version it is.
 
+    The baseline is the deployed version of the highest mean PSNR on this
+    run's eval images, not the newest: a candidate must be within the gates'
+    tolerance of the best version still deployed, so a chain of small losses,
+    each within the tolerance of the version before, cannot add up.
+
     Args:
-      input_dict: `model`: the candidate, its own baseline when nothing is deployed.
+      input_dict: `model`: the candidate, its own baseline when nothing is
+        deployed; `examples`: the augmented examples whose eval split scores
+        the versions.
       output_dict: `baseline_model`: a Model whose Format-Serving/ holds the
         baseline SavedModel; its `deployed_version` property is the version
-        copied ('' for the candidate), which the pusher compares and swaps.
+        copied ('' for the candidate), `newest_version` the newest deployed
+        one, which the pusher compares and swaps.
       exec_properties: `serving_dir` (the push destination); `deployed_version`
-        (only a cache key: the version is read from serving_dir here).
+        (only a cache key: the versions are read from serving_dir here).
     """
     candidate = artifact_utils.get_single_instance(input_dict[keys.MODEL_KEY])
+    examples = artifact_utils.get_single_instance(input_dict[keys.EXAMPLES_KEY])
     baseline = artifact_utils.get_single_instance(output_dict[keys.BASELINE_MODEL_KEY])
     serving_dir = exec_properties[keys.SERVING_DIR_KEY]
-    version = serving_dir_lib.latest_version(serving_dir)
-    if version is None:
-      source = path_utils.serving_model_path(candidate.uri)
-      logging.info('Nothing deployed in %s: the candidate is its own baseline.',
-                   serving_dir)
+    versions = serving_dir_lib.versions(serving_dir)
+    destination = path_utils.serving_model_path(baseline.uri)
+    if tf.io.gfile.exists(destination):   # a retried execution's partial copy
+      tf.io.gfile.rmtree(destination)
+    if not versions:
+      logging.info('Nothing deployed in %s: the candidate is its own baseline.', serving_dir)
+      serving_dir_lib.copy_tree(path_utils.serving_model_path(candidate.uri), destination)
+      chosen = ''
     else:
-      source = os.path.join(serving_dir, version)
-      # A broken deployment fails the run here, named, before anything is pushed.
-      serving_dir_lib.check_deployable(source)
-      logging.info('Baseline: deployed version %s', source)
-    serving_dir_lib.copy_tree(source, path_utils.serving_model_path(baseline.uri))
-    baseline.set_string_custom_property(keys.DEPLOYED_VERSION_KEY, version or '')
+      scores = score_versions(
+          serving_dir, servable_versions(serving_dir, versions),
+          os.path.join(artifact_utils.get_split_uri([examples], features.EVAL_SPLIT), '*'))
+      chosen = best_version(scores)
+      logging.info('Baseline: deployed version %s, the best of %s by mean PSNR on this '
+                   "run's eval images", chosen,
+                   ', '.join(f'{v} ({s:.3f} dB)' for v, s in scores.items()))
+      serving_dir_lib.copy_tree(os.path.join(serving_dir, chosen), destination)
+    baseline.set_string_custom_property(keys.DEPLOYED_VERSION_KEY, chosen)
+    baseline.set_string_custom_property(keys.NEWEST_VERSION_PROPERTY,
+                                        versions[-1] if versions else '')

@@ -1,4 +1,4 @@
-"""GatedEvaluator: TFX's Evaluator with the three blessing gates as parameters of their own.
+"""GatedEvaluator: TFX's Evaluator with the four blessing gates as parameters of their own.
 
 The executor is TFX's (TFMA); only the EvalConfig is built at run time from
 the gates, so that each gate can be a Kubeflow pipeline parameter (a pipeline
@@ -24,6 +24,7 @@ class GatedEvaluatorSpec(ComponentSpec):
       keys.MIN_PSNR_GAIN_DB_KEY: ExecutionParameter(type=float),
       keys.MIN_SSIM_KEY: ExecutionParameter(type=float),
       keys.MAX_PSNR_DROP_DB_KEY: ExecutionParameter(type=float),
+      keys.MAX_SSIM_DROP_KEY: ExecutionParameter(type=float),
   }
   INPUTS = {
       keys.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
@@ -43,11 +44,11 @@ class GatedEvaluator(base_beam_component.BaseBeamComponent):
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
   def __init__(self, examples, model, baseline_model, example_splits,
-               min_psnr_gain_db, min_ssim, max_psnr_drop_db):
+               min_psnr_gain_db, min_ssim, max_psnr_drop_db, max_ssim_drop):
     super().__init__(spec=GatedEvaluatorSpec(
         examples=examples, model=model, baseline_model=baseline_model,
         example_splits=json_utils.dumps(example_splits),
         min_psnr_gain_db=min_psnr_gain_db, min_ssim=min_ssim,
-        max_psnr_drop_db=max_psnr_drop_db,
+        max_psnr_drop_db=max_psnr_drop_db, max_ssim_drop=max_ssim_drop,
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
         blessing=types.Channel(type=standard_artifacts.ModelBlessing)))

@@ -19,14 +19,15 @@ def _overall_threshold(threshold):
                                        threshold=threshold)]
 
 
-def make_eval_config(min_psnr_gain_db, min_ssim, max_psnr_drop_db, has_baseline=True):
+def make_eval_config(min_psnr_gain_db, min_ssim, max_psnr_drop_db, max_ssim_drop,
+                     has_baseline=True):
   """Metrics overall and per class; gates on the overall slice only.
 
   The noisy input's metrics and the PSNR gain depend on the data alone: with
   a baseline, only the candidate computes them, so the noisy images' SSIM is
   not computed twice.
   """
-  gates.validate_thresholds(min_psnr_gain_db, min_ssim, max_psnr_drop_db)
+  gates.validate_thresholds(min_psnr_gain_db, min_ssim, max_psnr_drop_db, max_ssim_drop)
   higher_is_better = tfma.MetricDirection.HIGHER_IS_BETTER
 
   def metric(cls, per_slice_thresholds=None):
@@ -52,7 +53,10 @@ def make_eval_config(min_psnr_gain_db, min_ssim, max_psnr_drop_db, has_baseline=
                       direction=higher_is_better,
                       absolute={'value': -max_psnr_drop_db})))),
               metric(metrics_lib.DenoisedSSIM, _overall_threshold(tfma.MetricThreshold(
-                  value_threshold=tfma.GenericValueThreshold(lower_bound={'value': min_ssim})))),
+                  value_threshold=tfma.GenericValueThreshold(lower_bound={'value': min_ssim}),
+                  change_threshold=tfma.GenericChangeThreshold(
+                      direction=higher_is_better,
+                      absolute={'value': -max_ssim_drop})))),
           ]),
           # TFMA names the models 'candidate' and 'baseline' when there are two,
           # and leaves a lone model unnamed.

@@ -16,14 +16,14 @@ class Executor(evaluator_executor.Executor):
 
     Args:
       input_dict: `examples` (augmented), `model` (the candidate),
-        `baseline_model` (the deployed model; when nothing is deployed, its
+        `baseline_model` (the best deployed model; when nothing is deployed, its
         `deployed_version` property is '' and it is the candidate itself,
         which is then not evaluated a second time: TFX's Evaluator, given no
         baseline, blesses on the absolute gates alone).
       output_dict: `evaluation` (TFMA metrics overall and per class, and the
         validation result) and `blessing` (BLESSED or NOT_BLESSED).
       exec_properties: `example_splits` (JSON list), and the gates
-        `min_psnr_gain_db`, `min_ssim`, `max_psnr_drop_db`.
+        `min_psnr_gain_db`, `min_ssim`, `max_psnr_drop_db`, `max_ssim_drop`.
     """
     baseline = artifact_utils.get_single_instance(input_dict[keys.BASELINE_MODEL_KEY])
     has_baseline = bool(baseline.get_string_custom_property(keys.DEPLOYED_VERSION_KEY))

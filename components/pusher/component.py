@@ -24,13 +24,16 @@ class DenoisePusherSpec(ComponentSpec):
       keys.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
       keys.MODEL_BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
       keys.EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation),
-      # What the Evaluator compared against: its deployed_version property.
+      # What served when the Evaluator judged: its newest_version property.
       keys.BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
       # What the model learnt, recorded with a pushed version: the examples'
       # spans and fingerprint, the architecture, the version it started from.
       keys.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
       keys.HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters),
       keys.BASE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+      # With data validation: the statistics of that data, the next runs' drift baseline.
+      keys.STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics,
+                                            optional=True),
   }
   OUTPUTS = {keys.PUSHED_MODEL_KEY: ChannelParameter(type=standard_artifacts.PushedModel)}
 
@@ -41,9 +44,9 @@ class DenoisePusher(base_component.BaseComponent):
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
   def __init__(self, model, model_blessing, evaluation, baseline_model, examples,
-               hyperparameters, base_model, serving_dir):
+               hyperparameters, base_model, serving_dir, statistics=None):
     super().__init__(spec=DenoisePusherSpec(
         model=model, model_blessing=model_blessing, evaluation=evaluation,
         baseline_model=baseline_model, examples=examples, hyperparameters=hyperparameters,
-        base_model=base_model, serving_dir=serving_dir,
+        base_model=base_model, serving_dir=serving_dir, statistics=statistics,
         pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

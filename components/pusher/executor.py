@@ -27,11 +27,12 @@ def decide_push(blessed, validation_reasons, model_uri, deployed_metadata):
   return True, 'blessed'
 
 
-def training_record(examples, hyperparameters_dir, base_model):
-  """What a pushed version learnt, for its push metadata: DataSpans reads it back.
+def training_record(examples, hyperparameters_dir, base_model, statistics=None):
+  """What a pushed version learnt, for its push metadata: DataSpans and DeployedStatistics read it.
 
-  The architecture, the spans and fingerprint of its examples, and the
-  version it started from (None: from initial weights).
+  The architecture, the spans and fingerprint of its examples, the version
+  it started from (None: from initial weights) and the URI of its data's
+  statistics (None without data validation).
   """
   values = json.loads(io_utils.read_string_file(
       os.path.join(hyperparameters_dir, hyperparameters_executor.FILE_NAME)))['values']
@@ -43,6 +44,7 @@ def training_record(examples, hyperparameters_dir, base_model):
           keys.INPUT_FINGERPRINT_PROPERTY),
       keys.WARM_STARTED_FROM_PROPERTY: base_model.get_string_custom_property(
           keys.DEPLOYED_VERSION_KEY) or None,
+      keys.STATISTICS_URI_PROPERTY: statistics.uri if statistics else None,
   }
 
 
@@ -55,11 +57,12 @@ class Executor(base_executor.BaseExecutor):
     Args:
       input_dict: `model`, its `model_blessing`, the `evaluation` whose
         failed gates explain a refusal, and the `baseline_model` whose
-        `deployed_version` property is what the model was compared against:
+        `newest_version` property is what served when the model was judged:
         the push happens only if that is still the newest version. What the
         push metadata records the model learnt: the `examples` it was
         trained on (their spans and fingerprint), the `hyperparameters`
-        (its architecture) and the `base_model` it started from.
+        (its architecture), the `base_model` it started from and, with data
+        validation, the `statistics` of its data.
       output_dict: `pushed_model`: properties `pushed` (0/1), `reason`, and
         when pushed `pushed_destination` and `pushed_version`.
       exec_properties: `serving_dir`: the versioned push destination.
@@ -67,7 +70,7 @@ class Executor(base_executor.BaseExecutor):
     model = artifact_utils.get_single_instance(input_dict[keys.MODEL_KEY])
     compared_with = artifact_utils.get_single_instance(
         input_dict[keys.BASELINE_MODEL_KEY]).get_string_custom_property(
-            keys.DEPLOYED_VERSION_KEY)
+            keys.NEWEST_VERSION_PROPERTY)
     blessing = artifact_utils.get_single_instance(input_dict[keys.MODEL_BLESSING_KEY])
     evaluation = artifact_utils.get_single_instance(input_dict[keys.EVALUATION_KEY])
     pushed = artifact_utils.get_single_instance(output_dict[keys.PUSHED_MODEL_KEY])
@@ -88,7 +91,8 @@ class Executor(base_executor.BaseExecutor):
             dict(training_record(
                 artifact_utils.get_single_instance(input_dict[keys.EXAMPLES_KEY]),
                 artifact_utils.get_single_instance(input_dict[keys.HYPERPARAMETERS_KEY]).uri,
-                artifact_utils.get_single_instance(input_dict[keys.BASE_MODEL_KEY])),
+                artifact_utils.get_single_instance(input_dict[keys.BASE_MODEL_KEY]),
+                (input_dict.get(keys.STATISTICS_KEY) or [None])[0]),
                  model_uri=model.uri, model_id=model.id), compared_with)
       except serving_dir_lib.DeploymentChanged as changed:
         push, reason = False, str(changed)
