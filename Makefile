@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) -m bench.pipeline_e2e --rounds=2
 	$(PY) -m bench.scale
 	$(PY) -m bench.warm_start
+	$(PY) -m bench.drift_thresholds
 
 compile: $(STAMP)
 	$(PY) kubeflow_runner.py $(ARGS)
