@@ -18,8 +18,10 @@ $(STAMP): requirements.txt scripts/setup.sh
 run: $(STAMP)
 	$(PY) local_runner.py $(ARGS)
 
+# Both cores: test files spread over two workers, each file on one (its module fixtures
+# run once).
 test: $(STAMP)
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m bench.noise_throughput

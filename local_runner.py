@@ -46,7 +46,9 @@ def start_line(data_dir, span_numbers, output_dir, log_path):
   data += f', {spans.describe(span_numbers)}' if span_numbers else ', spans found at run time'
   where = f'output in {output_dir}' + (f', log in {log_path}' if log_path else '')
   epochs = f'{values["epochs"]} epoch' + ('s' if values['epochs'] > 1 else '')
-  return f'Running {configs.PIPELINE_NAME} ({values["model"]} model, {epochs}) on {data}: {where}'
+  checks = '' if values['data_validation'] else ', no data validation'
+  return (f'Running {configs.PIPELINE_NAME} ({values["model"]} model, {epochs}{checks}) on '
+          f'{data}: {where}')
 
 
 def main(_):

@@ -58,8 +58,8 @@ def test_console_shows_start_components_epochs_and_summary_only(tiny_run):
   lines = result.stdout.splitlines()
   assert result.stderr == ''
   assert len(lines) == 1 + 2 * len(COMPONENTS) + EPOCHS + SUMMARY_LINES, result.stdout
-  assert lines[0].startswith(f'Running {configs.PIPELINE_NAME} (tutorial model, 1 epoch) on '
-                             f'{output_dir.parent / "data"}, span 0: ')
+  assert lines[0].startswith(f'Running {configs.PIPELINE_NAME} (tutorial model, 1 epoch, no data '
+                             f'validation) on {output_dir.parent / "data"}, span 0: ')
   assert f'output in {output_dir}, log in {output_dir / configs.LOGS_DIR_NAME}' in lines[0]
   started = [m.group(1) for m in map(re.compile(r'\[(\w+)\] running \.\.\.$').match, lines) if m]
   ended = [m.group(1) for m in map(re.compile(r'\[(\w+)\] executed in \d+\.\d s$').match, lines)
