@@ -72,7 +72,7 @@ def create_pipeline(
     metadata_connection_config=None,
     beam_pipeline_args=None,
 ):
-  """Spans -> ingest -> (validate) -> add noise -> train -> evaluate vs deployed -> push -> report.
+  """Spans -> ingest -> (validate, gate) -> add noise -> train -> evaluate vs the best deployed -> push -> report.
 
   spans: train on the latest K spans of data_dir; warm_start: start from the
   deployed model's weights when it has the architecture being trained and
@@ -86,10 +86,9 @@ def create_pipeline(
   trainer_platform_config: e.g. a Kubeflow GPU request for the Trainer.
 
   data_dir, spans, warm_start (an int 0/1 then), the example counts,
-  noise_factor, the four training
-  hyperparameters and the three gates may be RuntimeParameters (Kubeflow
-  pipeline parameters); their defaults are checked here, their run-time
-  values by the executors.
+  noise_factor, the four training hyperparameters and the four gates may be
+  RuntimeParameters (Kubeflow pipeline parameters); their defaults are
+  checked here, their run-time values by the executors.
   """
   hparams.validate_training_params(
       *map(_default, (model, epochs, batch_size, learning_rate)))
@@ -101,7 +100,6 @@ def create_pipeline(
     value = _default(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
       raise ValueError(f'{name} must be an integer >= 0 (0 = all), got {value!r}')
-
   spans_lib.validate_num_spans(_default(spans))
 
   data_spans = DataSpans(data_dir=data_dir, spans=spans, serving_dir=serving_dir,
