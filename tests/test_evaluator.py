@@ -71,7 +71,8 @@ def test_a_baseline_exported_with_the_earlier_signature_is_evaluated_alike(tmp_p
        keys.BLESSING_KEY: [_artifact(standard_artifacts.ModelBlessing,
                                      str(tmp_path / 'blessing'))]},
       {keys.EXAMPLE_SPLITS_KEY: json.dumps([features.EVAL_SPLIT]),
-       keys.MIN_PSNR_GAIN_DB_KEY: 0.0, keys.MIN_SSIM_KEY: 0.0, keys.MAX_PSNR_DROP_DB_KEY: 0.1})
+       keys.MIN_PSNR_GAIN_DB_KEY: 0.0, keys.MIN_SSIM_KEY: 0.0, keys.MAX_PSNR_DROP_DB_KEY: 0.1,
+       keys.MAX_SSIM_DROP_KEY: 0.005})
 
   overall = eval_config.load_metrics(str(tmp_path / 'evaluation'))['overall']
   candidate, deployed = overall[eval_config.CANDIDATE], overall[eval_config.BASELINE]
