@@ -21,6 +21,10 @@ EVAL_CONFIG_KEY = standard_component_specs.EVAL_CONFIG_KEY
 PUSHED_MODEL_KEY = standard_component_specs.PUSHED_MODEL_KEY
 BASE_MODEL_KEY = standard_component_specs.BASE_MODEL_KEY   # the Trainer's warm start
 
+# Every custom component: the hash of its code (components/code_fingerprint.py),
+# a parameter that only keys the cache; the Trainer's custom_config holds one too.
+CODE_FINGERPRINT_KEY = 'code_fingerprint'
+
 # DataSpans: parameters; its driver's resolution; its outputs, String values
 # that downstream components take as parameters (KFP caches them by value).
 DATA_DIR_KEY = 'data_dir'

@@ -18,6 +18,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 
+from components import code_fingerprint
 from components import keys
 from components.baseline import executor
 
@@ -26,6 +27,7 @@ class DeployedModelBaselineSpec(ComponentSpec):
   PARAMETERS = {
       keys.SERVING_DIR_KEY: ExecutionParameter(type=str),
       keys.DEPLOYED_VERSION_KEY: ExecutionParameter(type=str),
+      keys.CODE_FINGERPRINT_KEY: ExecutionParameter(type=str),
   }
   INPUTS = {keys.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model)}
   OUTPUTS = {keys.BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model)}
@@ -38,5 +40,6 @@ class DeployedModelBaseline(base_component.BaseComponent):
 
   def __init__(self, model, serving_dir, deployed_version=''):
     super().__init__(spec=DeployedModelBaselineSpec(
+        code_fingerprint=code_fingerprint.fingerprint(__file__),
         model=model, serving_dir=serving_dir, deployed_version=deployed_version,
         baseline_model=types.Channel(type=standard_artifacts.Model)))

@@ -22,7 +22,8 @@ class Executor(base_executor.BaseExecutor):
         baseline SavedModel; its `deployed_version` property is the version
         copied ('' for the candidate), which the pusher compares and swaps.
       exec_properties: `serving_dir` (the push destination); `deployed_version`
-        (only a cache key: the version is read from serving_dir here).
+        (only a cache key: the version is read from serving_dir here);
+        `code_fingerprint` (only a cache key).
     """
     candidate = artifact_utils.get_single_instance(input_dict[keys.MODEL_KEY])
     baseline = artifact_utils.get_single_instance(output_dict[keys.BASELINE_MODEL_KEY])

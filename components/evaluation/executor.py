@@ -23,7 +23,8 @@ class Executor(evaluator_executor.Executor):
       output_dict: `evaluation` (TFMA metrics overall and per class, and the
         validation result) and `blessing` (BLESSED or NOT_BLESSED).
       exec_properties: `example_splits` (JSON list), and the gates
-        `min_psnr_gain_db`, `min_ssim`, `max_psnr_drop_db`.
+        `min_psnr_gain_db`, `min_ssim`, `max_psnr_drop_db`;
+        `code_fingerprint` (only a cache key).
     """
     baseline = artifact_utils.get_single_instance(input_dict[keys.BASELINE_MODEL_KEY])
     has_baseline = bool(baseline.get_string_custom_property(keys.DEPLOYED_VERSION_KEY))

@@ -90,7 +90,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         `span_numbers` trained on and each split's number of examples.
       exec_properties: `input_spans` (DataSpans' JSON: `data_dir`,
         `span_numbers`, `input_fingerprint`), `train_examples` and
-        `eval_examples` (use the first N images of each span; 0 = all).
+        `eval_examples` (use the first N images of each span; 0 = all);
+        `code_fingerprint` (only a cache key).
     """
     input_spans = json.loads(exec_properties[keys.INPUT_SPANS_KEY])
     data_dir = input_spans[keys.DATA_DIR_KEY]

@@ -75,7 +75,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         properties, for the report and anyone reading it later, and copies
         `span`, `span_numbers` and `input_fingerprint` from `examples`.
       exec_properties: `noise_factor` (standard deviation of the noise) and
-        `seed` (with the example id, it keys each example's noise).
+        `seed` (with the example id, it keys each example's noise);
+        `code_fingerprint` (only a cache key).
     """
     noise_factor = float(exec_properties[keys.NOISE_FACTOR_KEY])
     seed = int(exec_properties[keys.SEED_KEY])

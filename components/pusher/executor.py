@@ -62,7 +62,8 @@ class Executor(base_executor.BaseExecutor):
         (its architecture) and the `base_model` it started from.
       output_dict: `pushed_model`: properties `pushed` (0/1), `reason`, and
         when pushed `pushed_destination` and `pushed_version`.
-      exec_properties: `serving_dir`: the versioned push destination.
+      exec_properties: `serving_dir`: the versioned push destination;
+        `code_fingerprint` (only a cache key).
     """
     model = artifact_utils.get_single_instance(input_dict[keys.MODEL_KEY])
     compared_with = artifact_utils.get_single_instance(

@@ -22,7 +22,8 @@ class Executor(base_executor.BaseExecutor):
       output_dict: `base_model`: a Model whose Format-Serving/ holds the
         version's SavedModel, or nothing; its `deployed_version` property is
         the version ('' for none).
-      exec_properties: `serving_dir`; `warm_start_version`, what DataSpans chose.
+      exec_properties: `serving_dir`; `warm_start_version`, what DataSpans
+        chose; `code_fingerprint` (only a cache key).
     """
     version = exec_properties[keys.WARM_START_VERSION_KEY]
     base_model = artifact_utils.get_single_instance(output_dict[keys.BASE_MODEL_KEY])
