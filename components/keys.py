@@ -77,6 +77,9 @@ PUSHED_PROPERTY = 'pushed'
 PUSHED_DESTINATION_PROPERTY = 'pushed_destination'
 PUSHED_VERSION_PROPERTY = 'pushed_version'
 PUSH_REASON_PROPERTY = 'reason'
+# In a version's push metadata: the URI of the PushedModel that recorded the
+# push, which a retried pusher (same output URI on Kubeflow) finds again.
+PUSHED_MODEL_URI_PROPERTY = 'pushed_model_uri'
 
 # DenoiseReport: the report directory, and what the KFP UI shows of a run.
 REPORT_KEY = 'report'

@@ -38,5 +38,5 @@ class Executor(base_executor.BaseExecutor):
       # A broken deployment fails the run here, named, before anything is pushed.
       serving_dir_lib.check_deployable(source)
       logging.info('Baseline: deployed version %s', source)
-    serving_dir_lib.copy_tree(source, path_utils.serving_model_path(baseline.uri))
+    serving_dir_lib.replace_tree(source, path_utils.serving_model_path(baseline.uri))
     baseline.set_string_custom_property(keys.DEPLOYED_VERSION_KEY, version or '')

@@ -5,6 +5,7 @@ from tfx.types import artifact_utils
 from tfx.utils import proto_utils
 
 from components import keys
+from components import outputs
 from components.evaluation import eval_config
 
 
@@ -31,6 +32,8 @@ class Executor(evaluator_executor.Executor):
     if not has_baseline:
       logging.info('Nothing deployed: the candidate is judged by the absolute gates alone.')
       input_dict = {k: v for k, v in input_dict.items() if k != keys.BASELINE_MODEL_KEY}
+    for key in (keys.EVALUATION_KEY, keys.BLESSING_KEY):   # what a failed attempt wrote
+      outputs.empty_output_dir(artifact_utils.get_single_uri(output_dict[key]))
     config = eval_config.make_eval_config(
         *(exec_properties[key] for key in keys.GATE_KEYS), has_baseline=has_baseline)
     super().Do(input_dict, output_dict, {

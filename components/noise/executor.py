@@ -10,6 +10,7 @@ from tfx.types import artifact_utils
 from components import example_codec
 from components import features
 from components import keys
+from components import outputs
 from components import tfrecord_io
 from components.noise import noise
 
@@ -57,6 +58,7 @@ def AugmentWithNoise(file_patterns, noise_factor, seed, batch_size=BATCH_SIZE): 
   return (file_patterns
           | 'Match' >> fileio.MatchAll()
           | 'Paths' >> beam.Map(lambda metadata: metadata.path)
+          | 'RecordFiles' >> beam.Filter(lambda path: not tfrecord_io.is_beam_temp(path))
           | 'Spread' >> beam.Reshuffle()  # files to workers
           | 'Read' >> beam.ParDo(tfrecord_io.ReadRecordBatches(batch_size))
           | 'AddNoise' >> beam.ParDo(AddNoiseToBatch(noise_factor, seed)))
@@ -85,6 +87,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     augmented = artifact_utils.get_single_instance(output_dict[keys.AUGMENTED_EXAMPLES_KEY])
     splits = artifact_utils.decode_split_names(source.split_names)
     augmented.split_names = artifact_utils.encode_split_names(splits)
+    for split in splits:
+      outputs.empty_output_dir(artifact_utils.get_split_uri([augmented], split))
     with self._make_beam_pipeline() as p:
       for split in splits:
         pattern = os.path.join(artifact_utils.get_split_uri([source], split), '*')

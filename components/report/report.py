@@ -33,7 +33,7 @@ def load_eval_images(file_pattern, limit=None):
 
   In index order of the IDX file; limit keeps the first images only.
   """
-  files = sorted(tf.io.gfile.glob(file_pattern))
+  files = tfrecord_io.record_files([file_pattern])
   spec = features.augmented_feature_spec()
   ds = tfrecord_io.tfrecord_dataset(files).batch(4096).map(
       lambda s: tf.io.parse_example(s, spec))
