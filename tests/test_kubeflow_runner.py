@@ -354,7 +354,7 @@ def test_run_uploads_the_package_into_the_experiment(run_cli, tmp_path, capsys):
 
 def test_cron_creates_a_recurring_run(run_cli, tmp_path, capsys):
   output = str(tmp_path / 'denoise.yaml')
-  clients = run_cli(f'--pipeline_root={ROOT}', f'--output={output}',
+  clients = run_cli(f'--image={IMAGE}', f'--pipeline_root={ROOT}', f'--output={output}',
                     '--cron=0 0 3 * * *', '--endpoint=http://kfp:8888',
                     '--param=noise_factor=0.3')
   [client] = clients
@@ -371,7 +371,8 @@ def test_cron_creates_a_recurring_run(run_cli, tmp_path, capsys):
 def test_s3_locations_compile_into_the_package(run_cli, tmp_path):
   # AWS S3, or MinIO: the endpoint and credentials are the components' environment.
   output = str(tmp_path / 'denoise.yaml')
-  run_cli('--pipeline_root=s3://bucket/denoise', '--data_dir=s3://bucket/fashion-mnist',
+  run_cli(f'--image={IMAGE}', '--pipeline_root=s3://bucket/denoise',
+          '--data_dir=s3://bucket/fashion-mnist',
           f'--output={output}', '--run', '--endpoint=http://kfp:8888',
           '--param=data_dir=s3://bucket/other')
   [client] = run_cli.clients
