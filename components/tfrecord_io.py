@@ -46,18 +46,15 @@ def frame_tfrecords(records):
 def record_files(patterns):
   """The files matching any of the glob patterns, sorted, without Beam's temporary directories.
 
-  A split's pattern is <split dir>/*, which also matches a beam-temp-*
-  directory that a write left behind.
+  A split's pattern is <split dir>/*, which tf.io.gfile.glob also matches to
+  a beam-temp-* directory a write left behind (Beam's own matching lists
+  files only).
   """
   files = sorted(f for pattern in patterns for f in tf.io.gfile.glob(pattern)
-                 if not is_beam_temp(f))
+                 if not os.path.basename(f.rstrip('/')).startswith(BEAM_TEMP_PREFIX))
   if not files:
     raise ValueError(f'no TFRecord files match {patterns}')
   return files
-
-
-def is_beam_temp(path):
-  return os.path.basename(path.rstrip('/')).startswith(BEAM_TEMP_PREFIX)
 
 
 def tfrecord_compression(files):

@@ -16,9 +16,10 @@ loops and nested DAGs are refused: the project's packages must not need them.
 Retries follow a task's retryPolicy as Argo runs it (backend/src/v2/compiler/
 argocompiler/container.go: the retryStrategy is the executor pod's; the
 driver ran once): a failed attempt is run again with the same ExecutorInput,
-so the same output URIs, up to maxRetryCount times; the backoff is not waited. `interrupt` ends a task's first attempt as
-a cluster may: killed (SIGKILL) after some seconds or once a condition holds
-(a file appears), or lost after it completed; the retry then runs.
+so the same output URIs, up to maxRetryCount times; the backoff is not
+waited. `interrupt` ends a task's first attempts as a cluster may: killed
+(SIGKILL) after some seconds or once a condition holds (a file appears), or
+lost after they completed; a retry follows each.
 """
 import dataclasses
 from typing import Callable
@@ -61,7 +62,7 @@ class TaskResult:
 
 @dataclasses.dataclass
 class Interruption:
-  """How a task's first attempt ends before its retry.
+  """How an attempt of a task ends before its retry.
 
   kill_when: called with the ExecutorInput while the attempt runs; once it
     returns true the attempt is SIGKILLed. kill_after_seconds: killed then.
@@ -108,8 +109,8 @@ def run_package(package_path, parameters=None, pipeline_root=None, run_id=None,
     of the launcher's files and cache records; defaults to a local pipeline
     root, required with a remote one. env: environment variables added to every
     container's, as a pod spec's `env` (e.g. an S3 endpoint and credentials).
-    interrupt: {task name: Interruption} of first attempts to end early; the
-    task's retryPolicy must allow a retry.
+    interrupt: {task name: [Interruption, ...]}: how its first attempts end,
+    each followed by a retry, which the task's retryPolicy must allow.
   """
   with open(package_path) as f:
     spec = yaml.safe_load(f)
@@ -297,19 +298,22 @@ def _fingerprint(inputs, outputs, component, container):
 
 
 def _launch(name, command, executor_input, component, task_dir, code_root, run_id, pod_env,
-            max_retries, interruption):
+            max_retries, interruptions):
   """The launcher's execute, retried as Argo retries the pod; then merges the ExecutorOutput."""
   os.makedirs(os.path.join(task_dir, 'outputs'))  # prepareOutputFolders: parents only.
-  if interruption and not max_retries:
-    raise ValueError(f'task {name} is to be interrupted, but its retryPolicy allows no retry')
+  interrupted = interruptions or []
+  if len(interrupted) > max_retries:
+    raise ValueError(f'task {name} is to be interrupted {len(interrupted)} times, but its '
+                     f'retryPolicy allows {max_retries} retries')
   attempts = []
   while True:
     # A pod's log per attempt, as KFP's launcher keeps them (KFP_RETRY_INDEX).
     log_path = os.path.join(task_dir, 'executor-logs' + (f'.{len(attempts)}' if attempts else ''))
-    returncode = _run_in_container(command, code_root, log_path, pod_env,
-                                   executor_input, interruption if not attempts else None)
+    interruption = interrupted[len(attempts)] if len(attempts) < len(interrupted) else None
+    returncode = _run_in_container(command, code_root, log_path, pod_env, executor_input,
+                                   interruption)
     attempts.append(returncode)
-    if returncode == 0 and not (interruption and len(attempts) == 1):
+    if returncode == 0 and not interruption:
       break
     if len(attempts) > max_retries:
       raise TaskFailedError(name, returncode, log_path)

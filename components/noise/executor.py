@@ -58,7 +58,6 @@ def AugmentWithNoise(file_patterns, noise_factor, seed, batch_size=BATCH_SIZE): 
   return (file_patterns
           | 'Match' >> fileio.MatchAll()
           | 'Paths' >> beam.Map(lambda metadata: metadata.path)
-          | 'RecordFiles' >> beam.Filter(lambda path: not tfrecord_io.is_beam_temp(path))
           | 'Spread' >> beam.Reshuffle()  # files to workers
           | 'Read' >> beam.ParDo(tfrecord_io.ReadRecordBatches(batch_size))
           | 'AddNoise' >> beam.ParDo(AddNoiseToBatch(noise_factor, seed)))
