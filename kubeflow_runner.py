@@ -21,8 +21,17 @@ from pipeline import configs
 from pipeline import flags as pipeline_flags
 from pipeline import storage
 
-flags.DEFINE_string('image', 'denoise-pipeline:latest',
-                    'Container image every component runs in, built from the Dockerfile.')
+flags.DEFINE_string('image', None,
+                    'Required. Container image every component runs in, built from the '
+                    'Dockerfile, by an immutable reference: a tag such as the git commit, '
+                    'or a digest.')
+flags.DEFINE_bool('allow_mutable_image', False,
+                  'Accept an --image tagged :latest or untagged while caching is on (a '
+                  'rebuilt image would then reuse the cached outputs of the old code).')
+flags.DEFINE_integer('retries', configs.DEFAULT_RETRIES,
+                     'Retries of every task after a failure (a preempted or evicted pod).')
+flags.DEFINE_float('retry_backoff', configs.DEFAULT_RETRY_BACKOFF_SECONDS,
+                   'Seconds before the first retry of a task; doubled before each next one.')
 flags.DEFINE_string('pipeline_root', None,
                     'Required. Artifact root the cluster can write, e.g. gs://bucket/root '
                     'or s3://bucket/root.')
@@ -79,6 +88,7 @@ def main(_):
     compiled = dict(pipeline_flags.pipeline_kwargs(),
                     data_dir=pipeline_flags.DATA_DIR.value or '')
     arguments = kubeflow.parse_param_overrides(FLAGS.param, compiled)
+    kubeflow.check_image(FLAGS.image, FLAGS.enable_cache, FLAGS.allow_mutable_image)
     pipeline = pipeline_lib.create_pipeline(
         pipeline_root=FLAGS.pipeline_root,
         serving_dir=pipeline_flags.SERVING_DIR.value or os.path.join(
@@ -90,7 +100,8 @@ def main(_):
             FLAGS.cpu_limit, FLAGS.memory_limit, FLAGS.gpus, FLAGS.accelerator),
         beam_pipeline_args=pipeline_flags.BEAM_PIPELINE_ARGS.value,
         **dict(compiled, **kubeflow.runtime_parameters(compiled)))
-    package_path = kubeflow.compile_pipeline(pipeline, FLAGS.image, FLAGS.output)
+    package_path = kubeflow.compile_pipeline(pipeline, FLAGS.image, FLAGS.output,
+                                             FLAGS.retries, FLAGS.retry_backoff)
   except ValueError as e:
     sys.exit(f'error: {e}')
   print(f'Compiled {package_path}')

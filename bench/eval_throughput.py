@@ -81,10 +81,10 @@ def plain(tmp, size):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tf_keras  # pylint: disable=g-import-not-at-top
   from components.model_code import metrics  # pylint: disable=g-import-not-at-top
-  from components.report import report  # pylint: disable=g-import-not-at-top
+  from components import eval_images  # pylint: disable=g-import-not-at-top
   # Reading is timed, as it is inside the Evaluator's time.
   start = time.monotonic()
-  _, labels, clean, noisy = report.load_eval_images(
+  _, labels, clean, noisy = eval_images.load_eval_images(
       os.path.join(tmp, f'examples-{size}', 'Split-eval', '*'))
   for name in ('candidate', 'baseline'):
     model = tf_keras.models.load_model(os.path.join(tmp, name, 'Format-Serving'), compile=False)

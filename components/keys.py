@@ -25,6 +25,10 @@ BASELINE_STATISTICS_KEY = standard_component_specs.BASELINE_STATISTICS_KEY
 SCHEMA_KEY = standard_component_specs.SCHEMA_KEY
 ANOMALIES_KEY = standard_component_specs.ANOMALIES_KEY
 
+# Every custom component: the hash of its code (components/code_fingerprint.py),
+# a parameter that only keys the cache; the Trainer's custom_config holds one too.
+CODE_FINGERPRINT_KEY = 'code_fingerprint'
+
 # DataSpans: parameters; its driver's resolution; its outputs, String values
 # that downstream components take as parameters (KFP caches them by value).
 DATA_DIR_KEY = 'data_dir'
@@ -85,6 +89,9 @@ PUSHED_PROPERTY = 'pushed'
 PUSHED_DESTINATION_PROPERTY = 'pushed_destination'
 PUSHED_VERSION_PROPERTY = 'pushed_version'
 PUSH_REASON_PROPERTY = 'reason'
+# In a version's push metadata: the URI of the PushedModel that recorded the
+# push, which a retried pusher (same output URI on Kubeflow) finds again.
+PUSHED_MODEL_URI_PROPERTY = 'pushed_model_uri'
 
 # DenoiseReport: the report directory, and what the KFP UI shows of a run.
 REPORT_KEY = 'report'

@@ -171,6 +171,18 @@ def copy_tree(src, dst):
     gfile.copy(path, os.path.join(dst, os.path.relpath(path, src)))
 
 
+def replace_tree(src, dst):
+  """copy_tree to dst, deleting whatever dst held first.
+
+  For a component's output: a retried execution (Kubeflow retries a task
+  with the same output URIs) finds the failed attempt's copy, whole or
+  partial, where copy_tree would refuse to overwrite a file.
+  """
+  if gfile.exists(dst):
+    gfile.rmtree(dst)
+  copy_tree(src, dst)
+
+
 def _write_json(path, data):
   with gfile.GFile(path, 'w') as f:
     json.dump(data, f, indent=2)

@@ -7,6 +7,7 @@ written a chunk of records at a time, so the per-record cost of Beam is paid
 once per batch. Files are read with TensorFlow's reader (C++, checks every
 CRC, reads gs://).
 """
+import os
 import struct
 
 import apache_beam as beam
@@ -16,6 +17,10 @@ import google_crc32c
 import tensorflow as tf
 
 GZIP_SUFFIX = '.gz'
+# Beam's file sinks write into <prefix's directory>/beam-temp-<prefix>-<uuid>/
+# and delete it when done, but only log a failed deletion, and a writer killed
+# half-way leaves it: never record files.
+BEAM_TEMP_PREFIX = 'beam-temp-'
 _HEADER_BYTES = 12  # a record's uint64 length and the length's CRC
 
 
@@ -36,6 +41,20 @@ def frame_tfrecords(records):
     frames += (length, struct.pack('<I', _masked_crc32c(length)),
                record, struct.pack('<I', _masked_crc32c(record)))
   return b''.join(frames)
+
+
+def record_files(patterns):
+  """The files matching any of the glob patterns, sorted, without Beam's temporary directories.
+
+  A split's pattern is <split dir>/*, which tf.io.gfile.glob also matches to
+  a beam-temp-* directory a write left behind (Beam's own matching lists
+  files only).
+  """
+  files = sorted(f for pattern in patterns for f in tf.io.gfile.glob(pattern)
+                 if not os.path.basename(f.rstrip('/')).startswith(BEAM_TEMP_PREFIX))
+  if not files:
+    raise ValueError(f'no TFRecord files match {patterns}')
+  return files
 
 
 def tfrecord_compression(files):

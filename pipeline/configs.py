@@ -55,3 +55,9 @@ RUNTIME_PARAMETER_TYPES = {
     'max_psnr_drop_db': float,
     'max_ssim_drop': float,
 }
+
+# Retries of every task (KFP's retryPolicy: Argo retries the task's executor
+# pod with the same inputs and output URIs): a preempted or evicted pod costs
+# a retry, not the scheduled run. The backoff doubles from this many seconds.
+DEFAULT_RETRIES = 3
+DEFAULT_RETRY_BACKOFF_SECONDS = 60

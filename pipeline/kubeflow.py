@@ -29,6 +29,11 @@ ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.
 PIPELINE_NAME_PATTERN = re.compile(r'[a-z0-9][a-z0-9-]*')
 MAX_PIPELINE_NAME_LENGTH = 63
 CRON_FIELDS = ('second', 'minute', 'hour', 'day of month', 'month', 'day of week')
+# The retry policy's backoff doubles after each attempt, up to the largest
+# backoff the KFP SDK accepts (dsl.PipelineTask.set_retry).
+RETRY_BACKOFF_FACTOR = 2.0
+RETRY_BACKOFF_MAX_SECONDS = 3600
+MUTABLE_TAGS = ('', 'latest')
 
 def runtime_parameters(values):
   """{name: RuntimeParameter} for configs.RUNTIME_PARAMETER_TYPES, defaulting to values[name]."""
@@ -105,6 +110,45 @@ def check_submission(run, cron, endpoint):
     validate_cron(cron)
 
 
+def is_mutable_image(image):
+  """Whether an image reference may name other contents tomorrow: ':latest' or no tag, no digest."""
+  if '@' in image:   # name@sha256:...
+    return False
+  name = image.rsplit('/', 1)[-1]   # a registry's ':port' is before the last '/'
+  return name.partition(':')[2] in MUTABLE_TAGS
+
+
+def check_image(image, enable_cache, allow_mutable_image):
+  """Refuses a mutable image reference while caching is on, unless allowed.
+
+  KFP's cache keys a task on the image's reference, not on its contents: a
+  rebuilt image pushed under the same tag would reuse outputs computed by the
+  old code.
+  """
+  if not image:
+    raise ValueError('--image is required: the image every step runs in, with an immutable '
+                     'tag, e.g. REGISTRY/denoise-pipeline:$(git rev-parse --short HEAD)')
+  if enable_cache and is_mutable_image(image) and not allow_mutable_image:
+    raise ValueError(
+        f'--image {image} is a mutable reference (":latest" or no tag): with caching on, a '
+        'rebuilt image pushed under it would reuse the outputs of the old code. Tag the image '
+        'with the git commit (REGISTRY/denoise-pipeline:$(git rev-parse --short HEAD)) or give '
+        'its digest (REGISTRY/denoise-pipeline@sha256:...); or pass --allow_mutable_image, '
+        'or --noenable_cache')
+
+
+def retry_policy(retries, backoff_seconds):
+  """Every task's retryPolicy (PipelineTaskSpec.RetryPolicy, as JSON)."""
+  if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+    raise ValueError(f'--retries must be an integer >= 0, got {retries!r}')
+  if not 0 <= backoff_seconds <= RETRY_BACKOFF_MAX_SECONDS:
+    raise ValueError(f'--retry_backoff must be in [0, {RETRY_BACKOFF_MAX_SECONDS}] seconds, '
+                     f'got {backoff_seconds!r}')
+  return {'maxRetryCount': retries, 'backoffDuration': f'{int(backoff_seconds)}s',
+          'backoffFactor': RETRY_BACKOFF_FACTOR,
+          'backoffMaxDuration': f'{RETRY_BACKOFF_MAX_SECONDS}s'}
+
+
 def trainer_resources(cpu_limit, memory_limit_gb, gpus, accelerator):
   """The Trainer's container resources; gpus=0 requests no accelerator."""
   if cpu_limit <= 0 or memory_limit_gb <= 0:
@@ -120,14 +164,18 @@ def trainer_resources(cpu_limit, memory_limit_gb, gpus, accelerator):
   return spec
 
 
-def compile_pipeline(pipeline, image, package_path):
+def compile_pipeline(pipeline, image, package_path, retries=configs.DEFAULT_RETRIES,
+                     retry_backoff_seconds=configs.DEFAULT_RETRY_BACKOFF_SECONDS):
   """Writes the KFP package of a TFX pipeline; returns its path.
 
   Every task runs `image`, with container_entrypoint.COMMAND (TFX's executor
-  entrypoint, with s3:// and an exit tensorflow-io cannot abort). Tasks of
-  DeployedModelBaseline, DeployedStatistics and DataSpans get caching
-  disabled: they read what changes between runs with unchanged inputs, the
-  deployed model and the data. RuntimeParameters become pipeline parameters with their defaults.
+  entrypoint, with s3:// and an exit tensorflow-io cannot abort), and is
+  retried up to `retries` times, the backoff doubling from
+  retry_backoff_seconds: every component is safe to re-execute with the
+  same output URIs. Tasks of DeployedModelBaseline, DeployedStatistics and
+  DataSpans get caching disabled: they read what changes between runs with
+  unchanged inputs, the deployed model and the data. RuntimeParameters
+  become pipeline parameters with their defaults.
   """
   validate_pipeline_name(pipeline.pipeline_info.pipeline_name)
   if not package_path.endswith('.yaml'):
@@ -140,12 +188,13 @@ def compile_pipeline(pipeline, image, package_path):
           default_image=image, default_commands=list(container_entrypoint.COMMAND),
           use_pipeline_spec_2_1=True),
       output_dir=output_dir, output_filename=filename)
+  policy = retry_policy(retries, retry_backoff_seconds)
   runner.run(pipeline)
   package_path = os.path.join(output_dir, filename)
   _edit_package(package_path, pipeline.pipeline_info.pipeline_root,
                 [c.id for c in pipeline.components
                  if isinstance(c, (DeployedModelBaseline, DeployedStatistics, DataSpans))],
-                _parameter_defaults(pipeline))
+                _parameter_defaults(pipeline), policy)
   return package_path
 
 
@@ -157,8 +206,9 @@ def _parameter_defaults(pipeline):
           if isinstance(value, data_types.RuntimeParameter)}
 
 
-def _edit_package(package_path, pipeline_root, uncached_tasks, parameter_defaults):
-  """Sets the default pipeline root and parameters, disables caching of some tasks, in place."""
+def _edit_package(package_path, pipeline_root, uncached_tasks, parameter_defaults, policy):
+  """Sets the default pipeline root and parameters, every task's retry policy, and disables
+  caching of some tasks, in place."""
   with open(package_path) as f:
     text = f.read()
   # The compiler heads the YAML with a comment summary; keep it.
@@ -179,6 +229,9 @@ def _edit_package(package_path, pipeline_root, uncached_tasks, parameter_default
       # '<id>_task', a task that does not exist; it is '<id>'.
       if producer and producer['producerTask'] not in tasks:
         producer['producerTask'] = producer['producerTask'].removesuffix('_task')
+  for task in tasks.values():
+    # TFX compiles none; KFP then fails the run at a task's first failure.
+    task['retryPolicy'] = dict(policy)
   for name in uncached_tasks:
     if name not in tasks:
       raise ValueError(f'no task {name!r} in {package_path}')

@@ -10,6 +10,7 @@ from tfx.orchestration import data_types
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import trainer_pb2
 
+from components import code_fingerprint
 from components import features
 from components import keys
 from components import schema as schema_lib
@@ -30,7 +31,6 @@ from components.report.component import DenoiseReport
 from components.validation import drift
 from components.validation.distribution_validator import DistributionValidator
 from components.warm_start.component import WarmStartModel
-from pipeline import code_fingerprint
 from pipeline import configs
 
 TRAINER_MODULE_FILE = os.path.join(
@@ -160,7 +160,7 @@ def create_pipeline(
       eval_args=trainer_pb2.EvalArgs(splits=[features.EVAL_SPLIT]),
       custom_config={'seed': seed, 'mixed_precision': mixed_precision,
                      # Part of the cache key: every project file training runs.
-                     'code_fingerprint': code_fingerprint.fingerprint(TRAINER_MODULE_FILE)})
+                     keys.CODE_FINGERPRINT_KEY: code_fingerprint.fingerprint(TRAINER_MODULE_FILE)})
   model_channel = trainer.outputs[keys.MODEL_KEY]
   if trainer_platform_config is not None:
     trainer.with_platform_config(trainer_platform_config)

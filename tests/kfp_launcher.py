@@ -12,15 +12,26 @@ the launcher's own files, pod-local on a cluster (executor logs, output
 parameter files, the ExecutorOutput) and its cache records (KFP's database),
 stay in a local work directory. Importer and resolver executors, conditions,
 loops and nested DAGs are refused: the project's packages must not need them.
+
+Retries follow a task's retryPolicy as Argo runs it (backend/src/v2/compiler/
+argocompiler/container.go: the retryStrategy is the executor pod's; the
+driver ran once): a failed attempt is run again with the same ExecutorInput,
+so the same output URIs, up to maxRetryCount times; the backoff is not
+waited. `interrupt` ends a task's first attempts as a cluster may: killed
+(SIGKILL) after some seconds or once a condition holds (a file appears), or
+lost after they completed; a retry follows each.
 """
 import dataclasses
+from typing import Callable
 import graphlib
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 
 from google.protobuf import json_format
@@ -35,12 +46,37 @@ KINDS = {'STRING': (str,), 'NUMBER_INTEGER': (int, float), 'NUMBER_DOUBLE': (int
          'BOOLEAN': (bool,), 'LIST': (list,), 'STRUCT': (dict,)}
 
 
+# How often an interruption's condition is checked.
+POLL_SECONDS = 0.01
+
+
 @dataclasses.dataclass
 class TaskResult:
   state: str        # 'executed', or 'cached' when an earlier run's outputs were reused
   artifacts: dict   # output key -> {'name', 'type', 'uri', 'metadata'}, as recorded
   parameters: dict  # output key -> value
-  log_path: str = None  # stdout and stderr of the command; None when cached
+  log_path: str = None  # stdout and stderr of the last attempt; None when cached
+  # Exit status of each attempt (-9: killed); None when cached.
+  attempts: list = None
+
+
+@dataclasses.dataclass
+class Interruption:
+  """How an attempt of a task ends before its retry.
+
+  kill_when: called with the ExecutorInput while the attempt runs; once it
+    returns true the attempt is SIGKILLed. kill_after_seconds: killed then.
+    Neither: the attempt completes and is lost anyway (a pod evicted after its
+    command returned), and the retry re-executes the finished task.
+  """
+  kill_when: Callable[[dict], bool] = None
+  kill_after_seconds: float = None
+
+  def should_kill(self, executor_input, started):
+    if self.kill_when is not None and self.kill_when(executor_input):
+      return True
+    return (self.kill_after_seconds is not None and
+            time.monotonic() - started >= self.kill_after_seconds)
 
 
 @dataclasses.dataclass
@@ -61,7 +97,8 @@ class TaskFailedError(RuntimeError):
 
 
 def run_package(package_path, parameters=None, pipeline_root=None, run_id=None,
-                enable_caching=True, code_root=CODE_ROOT, work_dir=None, env=None):
+                enable_caching=True, code_root=CODE_ROOT, work_dir=None, env=None,
+                interrupt=None):
   """Runs every task of the package; returns a RunResult, raises TaskFailedError.
 
   parameters: values of the pipeline's parameters (root inputDefinitions) by
@@ -72,6 +109,8 @@ def run_package(package_path, parameters=None, pipeline_root=None, run_id=None,
     of the launcher's files and cache records; defaults to a local pipeline
     root, required with a remote one. env: environment variables added to every
     container's, as a pod spec's `env` (e.g. an S3 endpoint and credentials).
+    interrupt: {task name: [Interruption, ...]}: how its first attempts end,
+    each followed by a retry, which the task's retryPolicy must allow.
   """
   with open(package_path) as f:
     spec = yaml.safe_load(f)
@@ -117,7 +156,8 @@ def run_package(package_path, parameters=None, pipeline_root=None, run_id=None,
         container.get('command', []) + container.get('args', []), executor_input,
         f'{pipeline_name}-{run_id}', name, pipeline_root)
     result = _launch(name, command, executor_input, component, task_dir, code_root, run_id,
-                     env or {})
+                     env or {}, task.get('retryPolicy', {}).get('maxRetryCount', 0),
+                     (interrupt or {}).get(name))
     if caching:
       os.makedirs(cache_dir, exist_ok=True)
       with open(cache_path, 'w') as f:
@@ -257,13 +297,26 @@ def _fingerprint(inputs, outputs, component, container):
   return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
-def _launch(name, command, executor_input, component, task_dir, code_root, run_id, pod_env):
-  """The launcher's execute: runs the command, then merges its ExecutorOutput."""
+def _launch(name, command, executor_input, component, task_dir, code_root, run_id, pod_env,
+            max_retries, interruptions):
+  """The launcher's execute, retried as Argo retries the pod; then merges the ExecutorOutput."""
   os.makedirs(os.path.join(task_dir, 'outputs'))  # prepareOutputFolders: parents only.
-  log_path = os.path.join(task_dir, 'executor-logs')
-  returncode = _run_in_container(command, code_root, log_path, pod_env)
-  if returncode:
-    raise TaskFailedError(name, returncode, log_path)
+  interrupted = interruptions or []
+  if len(interrupted) > max_retries:
+    raise ValueError(f'task {name} is to be interrupted {len(interrupted)} times, but its '
+                     f'retryPolicy allows {max_retries} retries')
+  attempts = []
+  while True:
+    # A pod's log per attempt, as KFP's launcher keeps them (KFP_RETRY_INDEX).
+    log_path = os.path.join(task_dir, 'executor-logs' + (f'.{len(attempts)}' if attempts else ''))
+    interruption = interrupted[len(attempts)] if len(attempts) < len(interrupted) else None
+    returncode = _run_in_container(command, code_root, log_path, pod_env, executor_input,
+                                   interruption)
+    attempts.append(returncode)
+    if returncode == 0 and not interruption:
+      break
+    if len(attempts) > max_retries:
+      raise TaskFailedError(name, returncode, log_path)
   outputs = executor_input['outputs']
   produced = pipeline_spec_pb2.ExecutorOutput()  # No file: nothing to merge.
   if os.path.exists(outputs['outputFile']):
@@ -286,25 +339,34 @@ def _launch(name, command, executor_input, component, task_dir, code_root, run_i
     if key not in parameters:  # collectOutputParameters: the ExecutorOutput comes first.
       with open(outputs['parameters'][key]['outputFile']) as f:
         parameters[key] = _from_text(f.read(), definition['parameterType'])
-  return TaskResult('executed', artifacts, parameters, log_path)
+  return TaskResult('executed', artifacts, parameters, log_path, attempts)
 
 
-def _run_in_container(command, code_root, log_path, pod_env):
+def _run_in_container(command, code_root, log_path, pod_env, executor_input=None,
+                      interruption=None):
   """Runs command as the image would, stdout and stderr to log_path; returns its exit code.
 
   A container starts from its image's environment, not from this process's:
   importing TFX here set TF_USE_LEGACY_KERAS=1 (tensorflow_transform does), with
   which TFMA would load our SavedModel as a Keras model. Its /tmp goes away with
   the pod: TFX leaves a 42 MB sdist of itself there per Beam component. pod_env
-  is added to the image's environment, as a pod spec's `env`.
+  is added to the image's environment, as a pod spec's `env`. An interruption
+  kills the command's process group, as a pod's deletion kills its container.
   """
   if command and command[0] == 'python':
     command = [sys.executable, *command[1:]]
   with tempfile.TemporaryDirectory() as pod_tmp, open(log_path, 'wb') as log:
     env = {'PATH': os.environ.get('PATH', os.defpath), 'HOME': os.path.expanduser('~'),
            'PYTHONPATH': code_root, 'TMPDIR': pod_tmp, **pod_env}
-    return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=code_root,
-                          env=env, check=False).returncode
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=code_root,
+                               env=env, start_new_session=True)
+    started = time.monotonic()
+    while process.poll() is None:
+      if interruption and interruption.should_kill(executor_input, started):
+        os.killpg(process.pid, signal.SIGKILL)
+        return process.wait()
+      time.sleep(POLL_SECONDS)
+    return process.returncode
 
 
 def _recorded(key, value):

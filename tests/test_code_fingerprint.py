@@ -2,7 +2,7 @@
 import os
 import shutil
 
-from pipeline import code_fingerprint
+from components import code_fingerprint
 from pipeline import pipeline as pipeline_lib
 from tests import conftest
 

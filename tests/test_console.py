@@ -122,6 +122,8 @@ def _run_without_heavy_imports(runner, *flags):
     ('--noise_factor=-1', '--noise_factor must be finite and >= 0, got -1.0'),
     ('--min_ssim=nan', '--min_ssim must be a finite number, got nan'),
     ('--train_examples=-5', '--train_examples must be an integer >= 0 (0 = all), got -5'),
+    # Else the Trainer would refuse it, after ingestion and noise.
+    ('--seed=4294967296', '--seed must be an integer in [0, 4294967295], got 4294967296'),
 ])
 def test_local_runner_refuses_a_bad_flag_before_importing_tensorflow(tmp_path, flag, message):
   status, errors, modules = _run_without_heavy_imports(

@@ -23,6 +23,7 @@ from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
+from components import eval_images
 from components import features
 from components import keys
 from components import schema as schema_lib
@@ -37,7 +38,6 @@ from components.ingestion import idx
 from components.model_code import denoise_trainer
 from components.model_code import metrics as metrics_lib
 from components.noise.component import NoiseAugmenter
-from components.report import report
 from components.validation import distribution_validator
 from components.validation import drift
 from tests import conftest
@@ -139,22 +139,22 @@ def test_disjoint_clean_subsets_of_fashion_mnist_raise_no_false_alarm(real_subse
 def test_faulty_exports_of_real_data_are_stopped_naming_feature_and_distance(
     real_subsets, tmp_path, fault, message):
   _, subsets, statistics = real_subsets
-  train_images, train_labels, eval_images, eval_labels = subsets[1]
+  train_images, train_labels, eval_pixels, eval_labels = subsets[1]
   spoil = {'inverted': lambda i, l: (255 - i, l), 'dimmed': lambda i, l: (i // 3, l),
            'one class': lambda i, l: (i, np.zeros_like(l))}[fault]
   faulty = _statistics_artifact(tmp_path / 'faulty', {
       features.TRAIN_SPLIT: spoil(train_images, train_labels),
-      features.EVAL_SPLIT: spoil(eval_images, eval_labels)})
+      features.EVAL_SPLIT: spoil(eval_pixels, eval_labels)})
   with pytest.raises(data_gate_executor.DataAnomaliesError, match=message):
     gate(tmp_path / 'check', faulty, statistics[0])
 
 
 def test_eval_data_unlike_the_training_data_is_skew(real_subsets, tmp_path):
   _, subsets, statistics = real_subsets
-  train_images, train_labels, eval_images, eval_labels = subsets[2]
+  train_images, train_labels, eval_pixels, eval_labels = subsets[2]
   skewed = _statistics_artifact(tmp_path / 'skewed', {
       features.TRAIN_SPLIT: (train_images, train_labels),
-      features.EVAL_SPLIT: (255 - eval_images, eval_labels)})
+      features.EVAL_SPLIT: (255 - eval_pixels, eval_labels)})
   with pytest.raises(data_gate_executor.DataAnomaliesError,
                      match=r'skew of eval from train \(SplitPair-eval_train\): image: '):
     gate(tmp_path / 'check', skewed, statistics[0])
@@ -184,7 +184,7 @@ def fixture_eval_examples(tmp_path_factory):
 
 
 def _mean_psnr(model, examples):
-  _, _, clean, noisy = report.load_eval_images(
+  _, _, clean, noisy = eval_images.load_eval_images(
       os.path.join(examples.uri, f'Split-{features.EVAL_SPLIT}', '*'))
   return float(np.mean(metrics_lib.PER_IMAGE['psnr'](clean, model(noisy).numpy())))
 

@@ -367,7 +367,7 @@ def test_run_uploads_the_package_into_the_experiment(run_cli, tmp_path, capsys):
 
 def test_cron_creates_a_recurring_run(run_cli, tmp_path, capsys):
   output = str(tmp_path / 'denoise.yaml')
-  clients = run_cli(f'--pipeline_root={ROOT}', f'--output={output}',
+  clients = run_cli(f'--image={IMAGE}', f'--pipeline_root={ROOT}', f'--output={output}',
                     '--cron=0 0 3 * * *', '--endpoint=http://kfp:8888',
                     '--param=noise_factor=0.3')
   [client] = clients
@@ -384,7 +384,8 @@ def test_cron_creates_a_recurring_run(run_cli, tmp_path, capsys):
 def test_s3_locations_compile_into_the_package(run_cli, tmp_path):
   # AWS S3, or MinIO: the endpoint and credentials are the components' environment.
   output = str(tmp_path / 'denoise.yaml')
-  run_cli('--pipeline_root=s3://bucket/denoise', '--data_dir=s3://bucket/fashion-mnist',
+  run_cli(f'--image={IMAGE}', '--pipeline_root=s3://bucket/denoise',
+          '--data_dir=s3://bucket/fashion-mnist',
           f'--output={output}', '--run', '--endpoint=http://kfp:8888',
           '--param=data_dir=s3://bucket/other')
   [client] = run_cli.clients
@@ -446,3 +447,49 @@ def test_a_root_the_image_cannot_write_is_refused_before_tensorflow_loads(tmp_pa
 def test_missing_pipeline_root_is_refused(run_cli, tmp_path):
   with pytest.raises(SystemExit, match='--pipeline_root is required'):
     run_cli(f'--output={tmp_path / "p.yaml"}')
+
+
+def test_every_task_is_retried_with_a_doubling_backoff(package):
+  _, spec, _ = package
+  for name, task in spec.root.dag.tasks.items():
+    policy = task.retry_policy
+    assert (policy.max_retry_count, policy.backoff_duration.seconds, policy.backoff_factor,
+            policy.backoff_max_duration.seconds) == (
+                configs.DEFAULT_RETRIES, configs.DEFAULT_RETRY_BACKOFF_SECONDS, 2.0, 3600), name
+
+
+def test_the_retry_flags_reach_every_task(run_cli, tmp_path):
+  output = str(tmp_path / 'denoise.yaml')
+  run_cli(f'--image={IMAGE}', f'--pipeline_root={ROOT}', f'--output={output}', '--retries=5',
+          '--retry_backoff=10')
+  spec, _ = _load(output)
+  assert {(t.retry_policy.max_retry_count, t.retry_policy.backoff_duration.seconds)
+          for t in spec.root.dag.tasks.values()} == {(5, 10)}
+
+
+@pytest.mark.parametrize('argv, message', [
+    ([], '--image is required'),
+    (['--image=denoise-pipeline:latest'], '--image denoise-pipeline:latest is a mutable reference'),
+    (['--image=registry.example.com:5000/denoise-pipeline'],
+     '--image registry.example.com:5000/denoise-pipeline is a mutable reference'),
+    ([f'--image={IMAGE}', '--retries=-1'], '--retries must be an integer >= 0, got -1'),
+    ([f'--image={IMAGE}', '--retry_backoff=4000'], r'--retry_backoff must be in \[0, 3600\]'),
+])
+def test_a_mutable_image_or_a_bad_retry_policy_is_refused(run_cli, tmp_path, argv, message):
+  output = tmp_path / 'denoise.yaml'
+  with pytest.raises(SystemExit, match=message):
+    run_cli(f'--pipeline_root={ROOT}', f'--output={output}', *argv)
+  assert not output.exists()
+
+
+@pytest.mark.parametrize('argv', [
+    ['--image=registry.example.com:5000/denoise-pipeline:3f9c2ab'],
+    ['--image=registry.example.com/denoise-pipeline@sha256:' + 'a' * 64],
+    ['--image=denoise-pipeline:latest', '--allow_mutable_image'],
+    ['--image=denoise-pipeline', '--noenable_cache'],   # nothing reused: nothing stale
+])
+def test_an_immutable_image_or_a_mutable_one_allowed_compiles(run_cli, tmp_path, argv):
+  output = tmp_path / 'denoise.yaml'
+  run_cli(f'--pipeline_root={ROOT}', f'--output={output}', *argv)
+  _, executors = _load(str(output))
+  assert executors['Trainer'].container.image == argv[0].split('=', 1)[1]

@@ -92,8 +92,10 @@ def test_noise_of_an_example_is_pinned():
     (float('nan'), 0, 'noise_factor must be finite and >= 0'),
     (float('inf'), 0, 'noise_factor must be finite and >= 0'),
     ('0.2', 0, 'noise_factor must be a number'),
-    (0.2, -1, 'seed must be an integer >= 0'),
-    (0.2, 1.5, 'seed must be an integer >= 0'),
+    (0.2, -1, r'seed must be an integer in \[0, 4294967295\], got -1'),
+    (0.2, 1.5, r'seed must be an integer in \[0, 4294967295\]'),
+    # The Trainer's seed too, for numpy's 32-bit seeds.
+    (0.2, 2**32, r'seed must be an integer in \[0, 4294967295\], got 4294967296'),
 ])
 def test_bad_parameters_fail_at_construction(noise_factor, seed, message):
   with pytest.raises(ValueError, match=message):
@@ -221,3 +223,33 @@ def test_corrupt_input_file_fails_naming_it_and_publishes_nothing(tiny_data_dir,
   written = [os.path.join(parent, name) for parent, _, names in os.walk(augmented.uri)
              for name in names]
   assert not [f for f in written if '/beam-temp-' not in f]
+
+
+def test_the_largest_seed_is_accepted():
+  noise.validate_noise_params(0.2, noise.MAX_SEED)
+  assert noise.MAX_SEED == 2**32 - 1
+
+
+def test_an_earlier_attempts_leftovers_are_neither_read_nor_kept(tiny_data_dir, tmp_path):
+  """A retried execution: its input holds a temporary directory a Beam write did not
+  delete; its output, what a killed attempt left (a shard of another count, a
+  temporary directory)."""
+  ingested = standard_artifacts.Examples()
+  ingested.uri = str(tmp_path / 'ingested')
+  ingestion_executor.Executor().Do({}, {'examples': [ingested]}, {
+      'input_spans': data_spans_executor.input_spans_value(tiny_data_dir, [0], 'sha256:x')})
+  eval_dir = os.path.join(ingested.uri, f'Split-{features.EVAL_SPLIT}')
+  os.makedirs(os.path.join(eval_dir, 'beam-temp-data_tfrecord-0a1b'))
+  with open(os.path.join(eval_dir, 'beam-temp-data_tfrecord-0a1b', 'x.data_tfrecord'), 'wb') as f:
+    f.write(b'half a record')
+  augmented = standard_artifacts.Examples()
+  augmented.uri = str(tmp_path / 'augmented')
+  stale_dir = os.path.join(augmented.uri, f'Split-{features.EVAL_SPLIT}')
+  os.makedirs(os.path.join(stale_dir, 'beam-temp-data_tfrecord-9f8e'))
+  [ingested_file] = tf.io.gfile.glob(os.path.join(eval_dir, 'data_tfrecord-*'))
+  tf.io.gfile.copy(ingested_file, os.path.join(stale_dir, 'data_tfrecord-00000-of-00003'))
+  noise_executor.Executor().Do({'examples': [ingested]}, {'augmented_examples': [augmented]},
+                               {'noise_factor': 0.2, 'seed': 1})
+  assert os.listdir(stale_dir) == ['data_tfrecord-00000-of-00001']
+  ids = [e[features.ID_KEY] for e in _read_augmented(augmented.uri)[features.EVAL_SPLIT]]
+  assert sorted(ids) == sorted(f'eval-{i}'.encode() for i in range(24))

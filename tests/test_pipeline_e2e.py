@@ -28,6 +28,7 @@ import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 import local_runner
+from components import eval_images
 from components import serving_dir
 from components.evaluation import eval_config
 from components.ingestion import idx
@@ -332,11 +333,11 @@ def test_reported_metrics_match_numpy_on_the_pushed_model(runs):
   executions = os.path.join(runs['output_dir'], 'artifacts', 'NoiseAugmenter',
                             'augmented_examples')
   first_execution = min(os.listdir(executions), key=int)
-  _, _, clean, noisy = report.load_eval_images(
+  _, _, clean, noisy = eval_images.load_eval_images(
       os.path.join(executions, first_execution, 'Split-eval', '*'))
   assert len(clean) == 200
   serve = tf.saved_model.load(summary['pushed_model_dir']).signatures['serving_default']
-  denoised = report.denoise(serve, noisy)
+  denoised = eval_images.denoise(serve, noisy)
   want = numpy_metrics(clean[..., 0], denoised[..., 0])
   want_noisy = numpy_metrics(clean[..., 0], noisy[..., 0])
   for key in ('mse', 'psnr', 'ssim'):

@@ -472,3 +472,22 @@ def test_push_decision():
       False, 'not blessed: psnr_gain 1 is below')
   push, reason = pusher.decide_push(True, [], 'uri/1', {'model_uri': 'uri/1', 'version': '7'})
   assert not push and 'already deployed as version 7' in reason
+
+
+def _tree(root):
+  return {os.path.relpath(os.path.join(d, n), root): open(os.path.join(d, n), 'rb').read()
+          for d, _, names in os.walk(root) for n in names}
+
+
+def test_replace_tree_copies_over_a_complete_or_partial_earlier_copy(model, tmp_path):
+  """What the baseline and the warm start do when retried with the same output URI."""
+  destination = str(tmp_path / 'Format-Serving')
+  serving_dir.replace_tree(model, destination)
+  assert _tree(destination) == _tree(model)
+  serving_dir.replace_tree(model, destination)   # over a complete copy
+  assert _tree(destination) == _tree(model)
+  os.remove(os.path.join(destination, 'saved_model.pb'))   # a copy cut short, and a stray file
+  with open(os.path.join(destination, 'variables', 'stale'), 'w') as f:
+    f.write('from another attempt')
+  serving_dir.replace_tree(model, destination)
+  assert _tree(destination) == _tree(model)

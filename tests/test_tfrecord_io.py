@@ -37,3 +37,15 @@ def test_records_are_counted_in_plain_and_gzipped_files_and_a_cut_file_is_named(
       f.write(framed[:cut])
     with pytest.raises(ValueError, match=r'data-1: truncated TFRecord file \(record 3 is cut short\)'):
       tfrecord_io.count_records(plain)
+
+
+def test_record_files_are_the_matches_without_beams_temporary_directories(tmp_path):
+  split = tmp_path / 'Split-train'
+  (split / 'beam-temp-data_tfrecord-0a1b').mkdir(parents=True)
+  (split / 'beam-temp-data_tfrecord-0a1b' / 'x.data_tfrecord').write_bytes(b'half a record')
+  for name in ('data_tfrecord-00001-of-00002', 'data_tfrecord-00000-of-00002'):
+    (split / name).write_bytes(tfrecord_io.frame_tfrecords([b'r']))
+  assert tfrecord_io.record_files([str(split / '*')]) == [
+      str(split / 'data_tfrecord-00000-of-00002'), str(split / 'data_tfrecord-00001-of-00002')]
+  with pytest.raises(ValueError, match='no TFRecord files match'):
+    tfrecord_io.record_files([str(tmp_path / 'Split-eval' / '*')])

@@ -19,6 +19,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 
+from components import code_fingerprint
 from components import keys
 from components.baseline import executor
 
@@ -27,6 +28,7 @@ class DeployedModelBaselineSpec(ComponentSpec):
   PARAMETERS = {
       keys.SERVING_DIR_KEY: ExecutionParameter(type=str),
       keys.DEPLOYED_VERSION_KEY: ExecutionParameter(type=str),
+      keys.CODE_FINGERPRINT_KEY: ExecutionParameter(type=str),
   }
   INPUTS = {keys.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
             keys.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
@@ -40,6 +42,7 @@ class DeployedModelBaseline(base_component.BaseComponent):
 
   def __init__(self, model, examples, serving_dir, deployed_version=''):
     super().__init__(spec=DeployedModelBaselineSpec(
+        code_fingerprint=code_fingerprint.fingerprint(__file__),
         model=model, examples=examples, serving_dir=serving_dir,
         deployed_version=deployed_version,
         baseline_model=types.Channel(type=standard_artifacts.Model)))

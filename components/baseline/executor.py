@@ -7,20 +7,20 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from components import eval_images
 from components import features
 from components import keys
 from components import serving_dir as serving_dir_lib
-from components.report import report
 
 
 def score_versions(serving_dir, versions, eval_pattern):
   """{version: mean PSNR of its denoised eval images}: the Evaluator's PSNR, on the same data."""
-  _, _, clean, noisy = report.load_eval_images(eval_pattern)
+  _, _, clean, noisy = eval_images.load_eval_images(eval_pattern)
   scores = {}
   for version in versions:
     serve = tf.saved_model.load(os.path.join(serving_dir, version)).signatures[
         features.SERVING_SIGNATURE]
-    scores[version] = report.mean_metrics(clean, report.denoise(serve, noisy))['psnr']
+    scores[version] = eval_images.mean_metrics(clean, eval_images.denoise(serve, noisy))['psnr']
   return scores
 
 
@@ -63,19 +63,19 @@ class Executor(base_executor.BaseExecutor):
         copied ('' for the candidate), `newest_version` the newest deployed
         one, which the pusher compares and swaps.
       exec_properties: `serving_dir` (the push destination); `deployed_version`
-        (only a cache key: the versions are read from serving_dir here).
+        (only a cache key: the versions are read from serving_dir here);
+        `code_fingerprint` (only a cache key).
     """
     candidate = artifact_utils.get_single_instance(input_dict[keys.MODEL_KEY])
     examples = artifact_utils.get_single_instance(input_dict[keys.EXAMPLES_KEY])
     baseline = artifact_utils.get_single_instance(output_dict[keys.BASELINE_MODEL_KEY])
     serving_dir = exec_properties[keys.SERVING_DIR_KEY]
     versions = serving_dir_lib.versions(serving_dir)
+    # replace_tree: a retried execution finds its earlier copy there.
     destination = path_utils.serving_model_path(baseline.uri)
-    if tf.io.gfile.exists(destination):   # a retried execution's partial copy
-      tf.io.gfile.rmtree(destination)
     if not versions:
       logging.info('Nothing deployed in %s: the candidate is its own baseline.', serving_dir)
-      serving_dir_lib.copy_tree(path_utils.serving_model_path(candidate.uri), destination)
+      serving_dir_lib.replace_tree(path_utils.serving_model_path(candidate.uri), destination)
       chosen = ''
     else:
       scores = score_versions(
@@ -85,7 +85,7 @@ class Executor(base_executor.BaseExecutor):
       logging.info('Baseline: deployed version %s, the best of %s by mean PSNR on this '
                    "run's eval images", chosen,
                    ', '.join(f'{v} ({s:.3f} dB)' for v, s in scores.items()))
-      serving_dir_lib.copy_tree(os.path.join(serving_dir, chosen), destination)
+      serving_dir_lib.replace_tree(os.path.join(serving_dir, chosen), destination)
     baseline.set_string_custom_property(keys.DEPLOYED_VERSION_KEY, chosen)
     baseline.set_string_custom_property(keys.NEWEST_VERSION_PROPERTY,
                                         versions[-1] if versions else '')

@@ -13,13 +13,15 @@ from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
+from tfx.types.component_spec import ExecutionParameter
 
+from components import code_fingerprint
 from components import keys
 from components.data_gate import executor
 
 
 class DataGateSpec(ComponentSpec):
-  PARAMETERS = {}
+  PARAMETERS = {keys.CODE_FINGERPRINT_KEY: ExecutionParameter(type=str)}
   INPUTS = {key: ChannelParameter(type=standard_artifacts.ExampleAnomalies)
             for key in executor.CHECKS}
   OUTPUTS = {}
@@ -32,6 +34,7 @@ class DataGate(base_component.BaseComponent):
 
   def __init__(self, schema_anomalies, drift_anomalies, skew_anomalies):
     super().__init__(spec=DataGateSpec(**{
+        keys.CODE_FINGERPRINT_KEY: code_fingerprint.fingerprint(__file__),
         keys.SCHEMA_ANOMALIES_KEY: schema_anomalies,
         keys.DRIFT_ANOMALIES_KEY: drift_anomalies,
         keys.SKEW_ANOMALIES_KEY: skew_anomalies}))

@@ -39,7 +39,7 @@ class Executor(base_executor.BaseExecutor):
         data against the deployed model's), `skew_anomalies`
         (DistributionValidator, eval against train).
       output_dict: none.
-      exec_properties: none.
+      exec_properties: `code_fingerprint` (only a cache key).
     """
     lines = anomaly_lines({
         name: drift.read_anomalies(artifact_utils.get_single_instance(input_dict[key]).uri)

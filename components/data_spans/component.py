@@ -16,6 +16,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 
+from components import code_fingerprint
 from components import keys
 from components.data_spans import driver
 from components.data_spans import executor
@@ -29,6 +30,7 @@ class DataSpansSpec(ComponentSpec):
       keys.WARM_START_KEY: ExecutionParameter(type=int),
       keys.MODEL_NAME_KEY: ExecutionParameter(type=str),
       keys.RESOLVED_KEY: ExecutionParameter(type=str, optional=True),   # by the driver
+      keys.CODE_FINGERPRINT_KEY: ExecutionParameter(type=str),
   }
   INPUTS = {}
   OUTPUTS = {
@@ -45,6 +47,7 @@ class DataSpans(base_component.BaseComponent):
 
   def __init__(self, data_dir, spans, serving_dir, warm_start, model):
     super().__init__(spec=DataSpansSpec(
+        code_fingerprint=code_fingerprint.fingerprint(__file__),
         data_dir=data_dir, spans=spans, serving_dir=serving_dir, warm_start=warm_start,
         model=model,
         input_spans=types.Channel(type=standard_artifacts.String),

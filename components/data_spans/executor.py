@@ -76,7 +76,8 @@ class Executor(base_executor.BaseExecutor):
       exec_properties: `data_dir` ('' = looked for), `spans` (the latest K),
         `serving_dir`, `warm_start` (0/1), `model` (the architecture to
         train), and `resolved`, set by the driver where one runs (locally):
-        what it resolved, which keyed the cache.
+        what it resolved, which keyed the cache; `code_fingerprint` (only
+        a cache key).
     """
     resolved = (json.loads(exec_properties[keys.RESOLVED_KEY])
                 if exec_properties.get(keys.RESOLVED_KEY)

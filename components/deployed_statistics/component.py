@@ -15,6 +15,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 
+from components import code_fingerprint
 from components import keys
 from components.deployed_statistics import executor
 
@@ -23,6 +24,7 @@ class DeployedStatisticsSpec(ComponentSpec):
   PARAMETERS = {
       keys.SERVING_DIR_KEY: ExecutionParameter(type=str),
       keys.DEPLOYED_VERSION_KEY: ExecutionParameter(type=str),
+      keys.CODE_FINGERPRINT_KEY: ExecutionParameter(type=str),
   }
   INPUTS = {keys.STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics)}
   OUTPUTS = {keys.BASELINE_STATISTICS_KEY: ChannelParameter(
@@ -36,5 +38,6 @@ class DeployedStatistics(base_component.BaseComponent):
 
   def __init__(self, statistics, serving_dir, deployed_version=''):
     super().__init__(spec=DeployedStatisticsSpec(
+        code_fingerprint=code_fingerprint.fingerprint(__file__),
         statistics=statistics, serving_dir=serving_dir, deployed_version=deployed_version,
         baseline_statistics=types.Channel(type=standard_artifacts.ExampleStatistics)))

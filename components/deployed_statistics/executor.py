@@ -44,8 +44,8 @@ class Executor(base_executor.BaseExecutor):
       output_dict: `baseline_statistics`: an ExampleStatistics; its
         `deployed_version` property is the version whose data it describes
         ('' for this run's own).
-      exec_properties: `serving_dir`; `deployed_version` (only a cache key,
-        as DeployedModelBaseline's).
+      exec_properties: `serving_dir`; `deployed_version` and `code_fingerprint`
+        (only cache keys; the first as DeployedModelBaseline's).
     """
     own = artifact_utils.get_single_instance(input_dict[keys.STATISTICS_KEY])
     baseline = artifact_utils.get_single_instance(output_dict[keys.BASELINE_STATISTICS_KEY])

@@ -14,6 +14,7 @@ from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
 
+from components import code_fingerprint
 from components import keys
 from components.evaluation import executor
 
@@ -25,6 +26,7 @@ class GatedEvaluatorSpec(ComponentSpec):
       keys.MIN_SSIM_KEY: ExecutionParameter(type=float),
       keys.MAX_PSNR_DROP_DB_KEY: ExecutionParameter(type=float),
       keys.MAX_SSIM_DROP_KEY: ExecutionParameter(type=float),
+      keys.CODE_FINGERPRINT_KEY: ExecutionParameter(type=str),
   }
   INPUTS = {
       keys.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
@@ -46,6 +48,7 @@ class GatedEvaluator(base_beam_component.BaseBeamComponent):
   def __init__(self, examples, model, baseline_model, example_splits,
                min_psnr_gain_db, min_ssim, max_psnr_drop_db, max_ssim_drop):
     super().__init__(spec=GatedEvaluatorSpec(
+        code_fingerprint=code_fingerprint.fingerprint(__file__),
         examples=examples, model=model, baseline_model=baseline_model,
         example_splits=json_utils.dumps(example_splits),
         min_psnr_gain_db=min_psnr_gain_db, min_ssim=min_ssim,

@@ -5,6 +5,7 @@ from tfx.types import artifact_utils
 from tfx.utils import proto_utils
 
 from components import keys
+from components import outputs
 from components.evaluation import eval_config
 
 
@@ -23,13 +24,16 @@ class Executor(evaluator_executor.Executor):
       output_dict: `evaluation` (TFMA metrics overall and per class, and the
         validation result) and `blessing` (BLESSED or NOT_BLESSED).
       exec_properties: `example_splits` (JSON list), and the gates
-        `min_psnr_gain_db`, `min_ssim`, `max_psnr_drop_db`, `max_ssim_drop`.
+        `min_psnr_gain_db`, `min_ssim`, `max_psnr_drop_db`, `max_ssim_drop`;
+        `code_fingerprint` (only a cache key).
     """
     baseline = artifact_utils.get_single_instance(input_dict[keys.BASELINE_MODEL_KEY])
     has_baseline = bool(baseline.get_string_custom_property(keys.DEPLOYED_VERSION_KEY))
     if not has_baseline:
       logging.info('Nothing deployed: the candidate is judged by the absolute gates alone.')
       input_dict = {k: v for k, v in input_dict.items() if k != keys.BASELINE_MODEL_KEY}
+    for key in (keys.EVALUATION_KEY, keys.BLESSING_KEY):   # what a failed attempt wrote
+      outputs.empty_output_dir(artifact_utils.get_single_uri(output_dict[key]))
     config = eval_config.make_eval_config(
         *(exec_properties[key] for key in keys.GATE_KEYS), has_baseline=has_baseline)
     super().Do(input_dict, output_dict, {

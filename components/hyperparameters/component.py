@@ -14,6 +14,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 
+from components import code_fingerprint
 from components import keys
 from components.hyperparameters import executor
 
@@ -24,6 +25,7 @@ class TrainingHyperparametersSpec(ComponentSpec):
       keys.EPOCHS_KEY: ExecutionParameter(type=int),
       keys.BATCH_SIZE_KEY: ExecutionParameter(type=int),
       keys.LEARNING_RATE_KEY: ExecutionParameter(type=float),
+      keys.CODE_FINGERPRINT_KEY: ExecutionParameter(type=str),
   }
   INPUTS = {}
   OUTPUTS = {keys.HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters)}
@@ -37,5 +39,6 @@ class TrainingHyperparameters(base_component.BaseComponent):
 
   def __init__(self, model, epochs, batch_size, learning_rate):
     super().__init__(spec=TrainingHyperparametersSpec(
+        code_fingerprint=code_fingerprint.fingerprint(__file__),
         model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         hyperparameters=types.Channel(type=standard_artifacts.HyperParameters)))

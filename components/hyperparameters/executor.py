@@ -23,7 +23,8 @@ class Executor(base_executor.BaseExecutor):
       input_dict: none.
       output_dict: `hyperparameters`: a HyperParameters artifact holding one
         JSON file, which the Trainer hands to run_fn as fn_args.hyperparameters.
-      exec_properties: `model`, `epochs`, `batch_size`, `learning_rate`.
+      exec_properties: `model`, `epochs`, `batch_size`, `learning_rate`;
+        `code_fingerprint` (only a cache key).
     """
     values = {key: exec_properties[key] for key in keys.TRAINING_PARAMETER_KEYS}
     hparams.validate_training_params(**values)

@@ -7,6 +7,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 
+from components import code_fingerprint
 from components import keys
 from components.ingestion import executor
 
@@ -18,6 +19,7 @@ class FashionMnistExampleGenSpec(ComponentSpec):
       keys.INPUT_SPANS_KEY: ExecutionParameter(type=str),
       keys.TRAIN_EXAMPLES_KEY: ExecutionParameter(type=int),   # 0 = all
       keys.EVAL_EXAMPLES_KEY: ExecutionParameter(type=int),    # 0 = all
+      keys.CODE_FINGERPRINT_KEY: ExecutionParameter(type=str),
   }
   INPUTS = {}
   OUTPUTS = {keys.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
@@ -31,6 +33,7 @@ class FashionMnistExampleGen(base_beam_component.BaseBeamComponent):
 
   def __init__(self, input_spans, train_examples=0, eval_examples=0):
     super().__init__(spec=FashionMnistExampleGenSpec(
+        code_fingerprint=code_fingerprint.fingerprint(__file__),
         input_spans=input_spans, train_examples=train_examples,
         eval_examples=eval_examples,
         examples=types.Channel(type=standard_artifacts.Examples)))

@@ -9,6 +9,7 @@ from tfx.types import artifact_utils
 from components import example_codec
 from components import features
 from components import keys
+from components import outputs
 from components import tfrecord_io
 from components.ingestion import idx
 from components.ingestion import spans
@@ -90,7 +91,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         `span_numbers` trained on and each split's number of examples.
       exec_properties: `input_spans` (DataSpans' JSON: `data_dir`,
         `span_numbers`, `input_fingerprint`), `train_examples` and
-        `eval_examples` (use the first N images of each span; 0 = all).
+        `eval_examples` (use the first N images of each span; 0 = all);
+        `code_fingerprint` (only a cache key).
     """
     input_spans = json.loads(exec_properties[keys.INPUT_SPANS_KEY])
     data_dir = input_spans[keys.DATA_DIR_KEY]
@@ -103,6 +105,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     })
     examples = artifact_utils.get_single_instance(output_dict[keys.EXAMPLES_KEY])
     examples.split_names = artifact_utils.encode_split_names(list(features.SPLITS))
+    for split in features.SPLITS:
+      outputs.empty_output_dir(artifact_utils.get_split_uri([examples], split))
     with self._make_beam_pipeline() as p:
       for split, split_parts in parts.items():
         _ = (p

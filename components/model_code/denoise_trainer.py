@@ -12,6 +12,7 @@ from tensorflow.python.autograph.core import config as autograph_config  # pylin
 import tf_keras as keras
 
 from components import features
+from components import outputs
 from components import tfrecord_io
 from components.model_code import hparams
 from components.model_code import model as model_lib
@@ -43,13 +44,6 @@ def _parse_batch(serialized):
   shape = [-1, *features.IMAGE_SHAPE]
   return (tf.reshape(parsed[features.NOISY_KEY], shape),
           tf.reshape(parsed[features.CLEAN_KEY], shape))
-
-
-def _files(file_patterns):
-  files = sorted(f for pattern in file_patterns for f in tf.io.gfile.glob(pattern))
-  if not files:
-    raise ValueError(f'no TFRecord files match {file_patterns}')
-  return files
 
 
 def fits_in_memory(num_examples, memory_budget_bytes=MEMORY_BUDGET_BYTES):
@@ -112,7 +106,7 @@ def make_dataset(file_patterns, batch_size, shuffle_seed=None,
   length (counted from the files' TFRecord framing), which Keras needs to run
   several steps per graph call.
   """
-  files = _files(file_patterns)
+  files = tfrecord_io.record_files(file_patterns)
   num_examples = tfrecord_io.count_records(files)
   if fits_in_memory(num_examples, memory_budget_bytes):
     ds = _cached_examples(files, batch_size, num_examples, shuffle_seed)
@@ -282,6 +276,9 @@ def run_fn(fn_args):
   TrainingHyperparameters, or a Tuner, writes), which wins. A base model
   holding a SavedModel (WarmStartModel's) gives the initial weights.
   """
+  # What a failed attempt exported or logged: the model and its TensorBoard run are this one's.
+  for directory in (fn_args.serving_model_dir, fn_args.model_run_dir):
+    outputs.empty_output_dir(directory)
   config = dict(fn_args.custom_config or {},
                 **(fn_args.hyperparameters or {}).get('values', {}))
   hparams.validate_training_params(config['model'], config['epochs'],

@@ -8,6 +8,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 
+from components import code_fingerprint
 from components import keys
 from components.noise import executor
 from components.noise import noise
@@ -17,6 +18,7 @@ class NoiseAugmenterSpec(ComponentSpec):
   PARAMETERS = {
       keys.NOISE_FACTOR_KEY: ExecutionParameter(type=float),
       keys.SEED_KEY: ExecutionParameter(type=int),
+      keys.CODE_FINGERPRINT_KEY: ExecutionParameter(type=str),
   }
   INPUTS = {keys.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
   OUTPUTS = {keys.AUGMENTED_EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
@@ -34,5 +36,6 @@ class NoiseAugmenter(base_beam_component.BaseBeamComponent):
       noise.validate_noise_params(noise_factor, seed)  # fail at construction
       noise_factor = float(noise_factor)
     super().__init__(spec=NoiseAugmenterSpec(
+        code_fingerprint=code_fingerprint.fingerprint(__file__),
         examples=examples, noise_factor=noise_factor, seed=int(seed),
         augmented_examples=types.Channel(type=standard_artifacts.Examples)))

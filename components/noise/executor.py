@@ -10,6 +10,7 @@ from tfx.types import artifact_utils
 from components import example_codec
 from components import features
 from components import keys
+from components import outputs
 from components import tfrecord_io
 from components.noise import noise
 
@@ -75,7 +76,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         properties, for the report and anyone reading it later, and copies
         `span`, `span_numbers` and `input_fingerprint` from `examples`.
       exec_properties: `noise_factor` (standard deviation of the noise) and
-        `seed` (with the example id, it keys each example's noise).
+        `seed` (with the example id, it keys each example's noise);
+        `code_fingerprint` (only a cache key).
     """
     noise_factor = float(exec_properties[keys.NOISE_FACTOR_KEY])
     seed = int(exec_properties[keys.SEED_KEY])
@@ -84,6 +86,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     augmented = artifact_utils.get_single_instance(output_dict[keys.AUGMENTED_EXAMPLES_KEY])
     splits = artifact_utils.decode_split_names(source.split_names)
     augmented.split_names = artifact_utils.encode_split_names(splits)
+    for split in splits:
+      outputs.empty_output_dir(artifact_utils.get_split_uri([augmented], split))
     with self._make_beam_pipeline() as p:
       for split in splits:
         pattern = os.path.join(artifact_utils.get_split_uri([source], split), '*')

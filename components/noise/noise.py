@@ -13,14 +13,21 @@ import numpy as np
 from components import features
 
 
+# The seed is also the Trainer's: keras.utils.set_random_seed seeds numpy,
+# whose seeds are 32-bit, so a larger one would fail only after ingestion
+# and noise had run.
+MAX_SEED = 2**32 - 1
+
+
 def validate_noise_params(noise_factor, seed):
   """Raises ValueError naming the parameter when it is out of range."""
   if isinstance(noise_factor, bool) or not isinstance(noise_factor, numbers.Real):
     raise ValueError(f'noise_factor must be a number, got {noise_factor!r}')
   if not math.isfinite(noise_factor) or noise_factor < 0:
     raise ValueError(f'noise_factor must be finite and >= 0, got {noise_factor!r}')
-  if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-    raise ValueError(f'seed must be an integer >= 0, got {seed!r}')
+  if (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or
+      not 0 <= seed <= MAX_SEED):
+    raise ValueError(f'seed must be an integer in [0, {MAX_SEED}], got {seed!r}')
 
 
 def example_key(seed, example_id):

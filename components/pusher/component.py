@@ -14,12 +14,16 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 
+from components import code_fingerprint
 from components import keys
 from components.pusher import executor
 
 
 class DenoisePusherSpec(ComponentSpec):
-  PARAMETERS = {keys.SERVING_DIR_KEY: ExecutionParameter(type=str)}
+  PARAMETERS = {
+      keys.SERVING_DIR_KEY: ExecutionParameter(type=str),
+      keys.CODE_FINGERPRINT_KEY: ExecutionParameter(type=str),
+  }
   INPUTS = {
       keys.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
       keys.MODEL_BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
@@ -46,6 +50,7 @@ class DenoisePusher(base_component.BaseComponent):
   def __init__(self, model, model_blessing, evaluation, baseline_model, examples,
                hyperparameters, base_model, serving_dir, statistics=None):
     super().__init__(spec=DenoisePusherSpec(
+        code_fingerprint=code_fingerprint.fingerprint(__file__),
         model=model, model_blessing=model_blessing, evaluation=evaluation,
         baseline_model=baseline_model, examples=examples, hyperparameters=hyperparameters,
         base_model=base_model, serving_dir=serving_dir, statistics=statistics,

@@ -48,6 +48,23 @@ def training_record(examples, hyperparameters_dir, base_model, statistics=None):
   }
 
 
+def published_by(serving_dir, pushed_model_uri, compared_with):
+  """The version this execution's PushedModel published, or None.
+
+  A retried execution has the same output URI, and its earlier attempt may
+  have published before it failed: that version is this execution's push,
+  not a model "already deployed". Only versions newer than the one the
+  Evaluator compared against can be it.
+  """
+  for version in reversed(serving_dir_lib.versions(serving_dir)):
+    if compared_with and int(version) <= int(compared_with):
+      return None
+    metadata = serving_dir_lib.read_push_metadata(os.path.join(serving_dir, version))
+    if metadata.get(keys.PUSHED_MODEL_URI_PROPERTY) == pushed_model_uri:
+      return version
+  return None
+
+
 class Executor(base_executor.BaseExecutor):
   """Pushes a blessed model that is not deployed yet."""
 
@@ -64,8 +81,11 @@ class Executor(base_executor.BaseExecutor):
         (its architecture), the `base_model` it started from and, with data
         validation, the `statistics` of its data.
       output_dict: `pushed_model`: properties `pushed` (0/1), `reason`, and
-        when pushed `pushed_destination` and `pushed_version`.
-      exec_properties: `serving_dir`: the versioned push destination.
+        when pushed `pushed_destination` and `pushed_version`. Its URI is
+        recorded in the push metadata: an execution retried with the same
+        URI reports the version it published and publishes nothing more.
+      exec_properties: `serving_dir`: the versioned push destination;
+        `code_fingerprint` (only a cache key).
     """
     model = artifact_utils.get_single_instance(input_dict[keys.MODEL_KEY])
     compared_with = artifact_utils.get_single_instance(
@@ -79,12 +99,20 @@ class Executor(base_executor.BaseExecutor):
     blessed = model_utils.is_model_blessed(blessing)
     reasons = [] if blessed else eval_config.explain_failures(
         tfma.load_validation_result(evaluation.uri))
-    latest = serving_dir_lib.latest_version(serving_dir)
-    deployed = (serving_dir_lib.read_push_metadata(f'{serving_dir}/{latest}')
-                if latest else {})
-    push, reason = decide_push(blessed, reasons, model.uri, deployed)
-    logging.info('Pusher: %s', reason)
-    if push:
+    # Only a blessed model was published, by an earlier attempt or now.
+    published = published_by(serving_dir, pushed.uri, compared_with) if blessed else None
+    if published:
+      push, reason = True, 'blessed'
+      destination = os.path.join(serving_dir, published)
+      logging.info('Pusher: an earlier attempt of this execution published version %s',
+                   published)
+    else:
+      latest = serving_dir_lib.latest_version(serving_dir)
+      deployed = (serving_dir_lib.read_push_metadata(f'{serving_dir}/{latest}')
+                  if latest else {})
+      push, reason = decide_push(blessed, reasons, model.uri, deployed)
+      logging.info('Pusher: %s', reason)
+    if push and not published:
       try:
         destination = serving_dir_lib.publish(
             path_utils.serving_model_path(model.uri), serving_dir,
@@ -93,7 +121,8 @@ class Executor(base_executor.BaseExecutor):
                 artifact_utils.get_single_instance(input_dict[keys.HYPERPARAMETERS_KEY]).uri,
                 artifact_utils.get_single_instance(input_dict[keys.BASE_MODEL_KEY]),
                 (input_dict.get(keys.STATISTICS_KEY) or [None])[0]),
-                 model_uri=model.uri, model_id=model.id), compared_with)
+                 model_uri=model.uri, model_id=model.id,
+                 **{keys.PUSHED_MODEL_URI_PROPERTY: pushed.uri}), compared_with)
       except serving_dir_lib.DeploymentChanged as changed:
         push, reason = False, str(changed)
         logging.warning('Pusher: %s', reason)

@@ -5,15 +5,17 @@ from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
+from tfx.types.component_spec import ExecutionParameter
 
 from artifact_types import DenoiseReportArtifact
+from components import code_fingerprint
 from components import keys
 from components.report import executor
 import system
 
 
 class DenoiseReportSpec(ComponentSpec):
-  PARAMETERS = {}
+  PARAMETERS = {keys.CODE_FINGERPRINT_KEY: ExecutionParameter(type=str)}
   INPUTS = {
       keys.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
       keys.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
@@ -35,6 +37,7 @@ class DenoiseReport(base_component.BaseComponent):
 
   def __init__(self, model, examples, evaluation, baseline_model, pushed_model):
     super().__init__(spec=DenoiseReportSpec(
+        code_fingerprint=code_fingerprint.fingerprint(__file__),
         model=model, examples=examples, evaluation=evaluation,
         baseline_model=baseline_model, pushed_model=pushed_model,
         report=types.Channel(type=DenoiseReportArtifact),

@@ -42,7 +42,7 @@ class Executor(base_executor.BaseExecutor):
         (its `pushed`, `reason` and `pushed_destination` properties).
       output_dict: `report`: the DenoiseReportArtifact directory; `metrics`
         (system.Metrics) and `html_report` (system.HTML), for the KFP UI.
-      exec_properties: none.
+      exec_properties: `code_fingerprint` (only a cache key).
     """
     model = artifact_utils.get_single_instance(input_dict[keys.MODEL_KEY])
     examples = artifact_utils.get_single_instance(input_dict[keys.EXAMPLES_KEY])

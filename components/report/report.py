@@ -12,13 +12,9 @@ import numpy as np
 import tensorflow as tf
 
 from components import features
-from components import tfrecord_io
-from components.ingestion import idx
-from components.model_code import metrics as metrics_lib
+from components import eval_images
 from components.noise import noise
 
-METRIC_KEYS = ('mse', 'psnr', 'ssim')
-_PREDICT_BATCH = 1000
 # The robustness sweep: noise factors, on the first eval images (by index) only,
 # which keeps the report a small share of a run; the grid shows the first few.
 ROBUSTNESS_NOISE_FACTORS = (0.1, 0.2, 0.3, 0.4, 0.5)
@@ -26,39 +22,6 @@ ROBUSTNESS_IMAGES = 1000
 GRID_IMAGES = 10
 HTML_NAME = 'report.html'
 _PNG_DPI = 80
-
-
-def load_eval_images(file_pattern, limit=None):
-  """(ids, labels, clean, noisy) numpy arrays from NoiseAugmenter TFRecords.
-
-  In index order of the IDX file; limit keeps the first images only.
-  """
-  files = sorted(tf.io.gfile.glob(file_pattern))
-  spec = features.augmented_feature_spec()
-  ds = tfrecord_io.tfrecord_dataset(files).batch(4096).map(
-      lambda s: tf.io.parse_example(s, spec))
-  parts = {k: [] for k in spec}
-  for batch in ds:
-    for k in spec:
-      parts[k].append(batch[k].numpy())
-  arrays = {k: np.concatenate(v) for k, v in parts.items()}
-  # In file order, so the grid shows the first eval images, as the tutorial does.
-  order = np.argsort([idx.example_index(i) for i in arrays[features.ID_KEY]])[:limit]
-  shape = (-1, features.IMAGE_SIZE, features.IMAGE_SIZE, 1)
-  return (arrays[features.ID_KEY][order], arrays[features.LABEL_KEY][order],
-          arrays[features.CLEAN_KEY][order].reshape(shape),
-          arrays[features.NOISY_KEY][order].reshape(shape))
-
-
-def denoise(serving_fn, images):
-  """Runs the serving signature in batches."""
-  out = [serving_fn(**{features.SERVING_INPUT_KEY: tf.constant(images[i:i + _PREDICT_BATCH])})
-         [features.SERVING_OUTPUT_KEY].numpy() for i in range(0, len(images), _PREDICT_BATCH)]
-  return np.concatenate(out)
-
-
-def mean_metrics(clean, images):
-  return {k: float(np.mean(metrics_lib.PER_IMAGE[k](clean, images))) for k in METRIC_KEYS}
 
 
 def robustness_sweep(serving_fn, clean, ids, seed, noise_factors=ROBUSTNESS_NOISE_FACTORS):
@@ -71,8 +34,8 @@ def robustness_sweep(serving_fn, clean, ids, seed, noise_factors=ROBUSTNESS_NOIS
   rows = []
   for factor in noise_factors:
     noisy = noise.add_noise(flat, unit_noise, factor).reshape(clean.shape)
-    model_m = mean_metrics(clean, denoise(serving_fn, noisy))
-    noisy_m = mean_metrics(clean, noisy)
+    model_m = eval_images.mean_metrics(clean, eval_images.denoise(serving_fn, noisy))
+    noisy_m = eval_images.mean_metrics(clean, noisy)
     rows.append({'noise_factor': factor, 'images': len(clean),
                  'model_psnr': model_m['psnr'], 'noisy_psnr': noisy_m['psnr'],
                  'model_ssim': model_m['ssim'], 'noisy_ssim': noisy_m['ssim']})
@@ -130,8 +93,9 @@ def write_json(path, value):
 
 def split_metrics(values):
   """A TFMA metrics dict -> (model metrics, noisy-input metrics) with plain keys."""
-  model = {k: values.get(getattr(features, f'{k.upper()}_METRIC')) for k in METRIC_KEYS}
-  noisy = {k: values.get(getattr(features, f'NOISY_{k.upper()}_METRIC')) for k in METRIC_KEYS}
+  keys = eval_images.METRIC_KEYS
+  model = {k: values.get(getattr(features, f'{k.upper()}_METRIC')) for k in keys}
+  noisy = {k: values.get(getattr(features, f'NOISY_{k.upper()}_METRIC')) for k in keys}
   return model, noisy
 
 
@@ -267,9 +231,11 @@ def write_report(report_dir, *, evaluation_metrics, validation_ok, reasons,
   }
   write_json(os.path.join(report_dir, 'metrics.json'), summary)
 
-  ids, _, clean, noisy = load_eval_images(eval_file_pattern, limit=ROBUSTNESS_IMAGES)
+  ids, _, clean, noisy = eval_images.load_eval_images(eval_file_pattern,
+                                                      limit=ROBUSTNESS_IMAGES)
   shown = slice(0, GRID_IMAGES)
-  grid_png = plot_grid(noisy[shown], denoise(serving_fn, noisy[shown]), clean[shown])
+  grid_png = plot_grid(noisy[shown], eval_images.denoise(serving_fn, noisy[shown]),
+                       clean[shown])
   write_bytes(os.path.join(report_dir, 'denoise_grid.png'), grid_png)
   sweep = robustness_sweep(serving_fn, clean, ids, seed)
   write_json(os.path.join(report_dir, 'robustness.json'), sweep)

@@ -12,6 +12,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 
+from components import code_fingerprint
 from components import keys
 from components.warm_start import executor
 
@@ -20,6 +21,7 @@ class WarmStartModelSpec(ComponentSpec):
   PARAMETERS = {
       keys.SERVING_DIR_KEY: ExecutionParameter(type=str),
       keys.WARM_START_VERSION_KEY: ExecutionParameter(type=str),   # '' = none
+      keys.CODE_FINGERPRINT_KEY: ExecutionParameter(type=str),
   }
   INPUTS = {}
   OUTPUTS = {keys.BASE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model)}
@@ -32,5 +34,6 @@ class WarmStartModel(base_component.BaseComponent):
 
   def __init__(self, serving_dir, warm_start_version):
     super().__init__(spec=WarmStartModelSpec(
+        code_fingerprint=code_fingerprint.fingerprint(__file__),
         serving_dir=serving_dir, warm_start_version=warm_start_version,
         base_model=types.Channel(type=standard_artifacts.Model)))

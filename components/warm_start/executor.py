@@ -2,7 +2,6 @@
 import os
 
 from absl import logging
-import tensorflow as tf
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
@@ -22,7 +21,8 @@ class Executor(base_executor.BaseExecutor):
       output_dict: `base_model`: a Model whose Format-Serving/ holds the
         version's SavedModel, or nothing; its `deployed_version` property is
         the version ('' for none).
-      exec_properties: `serving_dir`; `warm_start_version`, what DataSpans chose.
+      exec_properties: `serving_dir`; `warm_start_version`, what DataSpans
+        chose; `code_fingerprint` (only a cache key).
     """
     version = exec_properties[keys.WARM_START_VERSION_KEY]
     base_model = artifact_utils.get_single_instance(output_dict[keys.BASE_MODEL_KEY])
@@ -32,8 +32,5 @@ class Executor(base_executor.BaseExecutor):
       return
     source = os.path.join(exec_properties[keys.SERVING_DIR_KEY], version)
     serving_dir_lib.check_deployable(source)
-    destination = path_utils.serving_model_path(base_model.uri)
-    if tf.io.gfile.exists(destination):   # a retried execution's partial copy
-      tf.io.gfile.rmtree(destination)
-    serving_dir_lib.copy_tree(source, destination)
+    serving_dir_lib.replace_tree(source, path_utils.serving_model_path(base_model.uri))
     logging.info('Warm start: from deployed version %s', source)

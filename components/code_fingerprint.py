@@ -1,9 +1,12 @@
-"""A hash of the project code a module runs, so that the Trainer's cache key covers all of it.
+"""A hash of the project code a module runs, so that a component's cache key covers all of it.
 
-The Trainer imports its run_fn by module path, and TFX keys its cache on that
-path, not on the code behind it. The hash of the module and every project
-module it imports (the feature contract, the TFRecord reader, ...), passed in
-the Trainer's custom_config, makes an edit of any of them re-run training.
+TFX and KFP key a component's cache on its executor's class path (and on
+Kubeflow the image's name), not on the code behind it. The hash of a module
+and of every project module it imports, transitively, is an execution
+property of each custom component (its component.py: spec, driver, executor
+and their cores) and part of the Trainer's custom_config (its run_fn
+module), so an edit of any of those files re-runs that component and what
+follows it, and an edit nothing imports re-runs nothing.
 """
 import ast
 import hashlib
