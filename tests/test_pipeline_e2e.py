@@ -541,7 +541,8 @@ def test_cli_exits_0_for_a_completed_run_that_the_ssim_gate_refuses(runs):
 
 
 @pytest.mark.parametrize('flag, value', [
-    ('noise_factor', '-0.1'), ('noise_factor', 'nan'), ('seed', '-1'), ('epochs', '0'),
+    ('noise_factor', '-0.1'), ('noise_factor', 'nan'), ('noise_factor', '0'), ('seed', '-1'),
+    ('epochs', '0'), ('spans', '0'), ('max_ssim_drop', '-1'),
     ('batch_size', '0'), ('learning_rate', '0'), ('learning_rate', 'inf'),
     ('min_ssim', '1.5'), ('min_psnr_gain_db', 'nan'), ('max_psnr_drop_db', '-0.5'),
     ('train_examples', '-1'), ('eval_examples', '-1'), ('model', 'resnet'),

@@ -38,7 +38,8 @@ N_TRAIN, N_EVAL = 200, 50
 # Gates any model passes: the first attempt of the pusher publishes.
 VALUES = dict(spans=1, warm_start=1, train_examples=0, eval_examples=0, noise_factor=0.2,
               model='tutorial', epochs=1, batch_size=8, learning_rate=3e-3,
-              min_psnr_gain_db=-100.0, min_ssim=-1.0, max_psnr_drop_db=100.0)
+              min_psnr_gain_db=-100.0, min_ssim=-1.0, max_psnr_drop_db=100.0,
+              max_ssim_drop=2.0)
 KILLED_HALF_WAY = {'FashionMnistExampleGen': keys.EXAMPLES_KEY,
                    'NoiseAugmenter': keys.AUGMENTED_EXAMPLES_KEY}
 KILLED, LOST, DONE = -9, 0, 0   # exit statuses of the attempts
