@@ -37,9 +37,9 @@ WARM_START_KEY = 'warm_start'        # 0/1: a Kubeflow parameter is an integer
 RESOLVED_KEY = 'resolved'            # what the driver resolved, JSON
 INPUT_SPANS_KEY = 'input_spans'      # JSON: data_dir, span numbers, input fingerprint
 WARM_START_VERSION_KEY = 'warm_start_version'   # the deployed version to start from, or ''
-# Fields of INPUT_SPANS_KEY's JSON, also properties of the Examples and of a
-# pushed version's push metadata; `span` and `input_fingerprint` are TFX's own.
-SPAN_PROPERTY = example_gen_utils.SPAN_PROPERTY_NAME        # the latest span
+# Fields of INPUT_SPANS_KEY's JSON, also properties of the Examples (with TFX's
+# own `span`, the latest) and of a pushed version's push metadata;
+# `input_fingerprint` is TFX's name.
 SPAN_NUMBERS_PROPERTY = 'span_numbers'                      # every span trained on
 INPUT_FINGERPRINT_PROPERTY = example_gen_utils.FINGERPRINT_PROPERTY_NAME
 WARM_STARTED_FROM_PROPERTY = 'warm_started_from'            # in push metadata
