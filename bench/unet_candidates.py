@@ -54,6 +54,7 @@ def _unet(width=48, width7=None, enc14=1, mid7=1, dec14=1):
 
 
 CANDIDATES = {
+    'slim32': _unet(width=32),
     'wide64': _unet(width=64),
     'deep7_48': _unet(width=48, width7=128, enc14=1, mid7=3, dec14=1),
     'deep64': _unet(width=64, width7=128, enc14=2, mid7=2, dec14=2),
