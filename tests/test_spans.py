@@ -179,6 +179,18 @@ def test_warm_start_begins_at_the_exported_weights_with_this_runs_optimizer(tmp_
   assert not np.allclose(cold.get_weights()[0], deployed.get_weights()[0])
 
 
+def test_the_unet_warm_starts_from_its_own_export(tmp_path):
+  """load_weights_of rebuilds the U-Net by name: every variable of its export is found."""
+  ds = _noisy_pairs(32, 1)
+  deployed, _ = denoise_trainer.train('unet', ds, ds, epochs=1, learning_rate=3e-3, seed=1)
+  export_dir = str(tmp_path / 'unet')
+  denoise_trainer.export_serving_model(deployed, export_dir)
+  warm, _ = denoise_trainer.train('unet', _noisy_pairs(32, 2), ds, epochs=1,
+                                  learning_rate=1e-9, seed=2, initial_weights_dir=export_dir)
+  for trained, start in zip(warm.get_weights(), deployed.get_weights()):
+    np.testing.assert_allclose(trained, start, atol=1e-6)
+
+
 def test_warm_start_from_another_architecture_fails(tmp_path):
   ds = _noisy_pairs(16, 1)
   unet, _ = denoise_trainer.train('unet', ds, ds, epochs=1, learning_rate=1e-3)

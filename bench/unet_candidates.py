@@ -1,0 +1,140 @@
+"""U-Net candidates against the tutorial model: 10 epochs each on the real data, side by side.
+
+  python -m bench.unet_candidates [--epochs 10] [--models tutorial,unet,...]
+
+Every model trains through the Trainer's own path (make_dataset over
+NoiseAugmenter-format TFRecords of all 60,000 training images, noise 0.2,
+seed 42; denoise_trainer.train as run_fn calls it: Adam 1e-3, batch 32,
+fit's validation on the eval images each epoch), each in a fresh process,
+one after the other on the same machine. Reported per model: parameters, ms
+per training step (mean over epochs 2..N, fit's validation excluded),
+Trainer seconds (the whole train() call), mean per-image PSNR and SSIM on
+the 10,000 eval images, and the Trainer time as a multiple of the tutorial
+model's. Goal (issue #23): PSNR >= 25.0 dB within 3x.
+
+Candidates are built by _unet() below and registered under their own name
+in the worker only; 'unet' is the model.py function as committed.
+"""
+import argparse
+import os
+import time
+
+from bench import common
+from pipeline import configs
+
+DATA_DIR = os.path.join(common.OUT_DIR, 'unet_candidates_data')
+GOAL_PSNR, GOAL_RATIO = 25.0, 3.0
+
+
+def _unet(width=48, width7=None, enc14=1, mid7=1, dec14=1):
+  """A builder of the committed U-Net's shape with more convs or channels per level."""
+  def build():
+    import tf_keras as keras  # pylint: disable=g-import-not-at-top
+    from tf_keras import layers  # pylint: disable=g-import-not-at-top
+    from components import features  # pylint: disable=g-import-not-at-top
+    from components.model_code import model as m  # pylint: disable=g-import-not-at-top
+    w7 = width7 or 2 * width
+    images = keras.Input(features.IMAGE_SHAPE, name=features.SERVING_INPUT_KEY)
+    x = m.SpaceToDepth()(images)
+    for _ in range(enc14):
+      x = m._conv(width)(x)  # pylint: disable=protected-access
+    level_14 = x
+    x = m._conv(w7, strides=2)(level_14)  # pylint: disable=protected-access
+    for _ in range(mid7):
+      x = m._conv(w7)(x)  # pylint: disable=protected-access
+    x = layers.Conv2DTranspose(width, 3, strides=2, padding='same', activation='relu')(x)
+    x = layers.Add()([x, level_14])
+    for _ in range(dec14):
+      x = m._conv(width)(x)  # pylint: disable=protected-access
+    noise = m.DepthToSpace()(layers.Conv2D(4, 3, padding='same')(x))
+    out = layers.Subtract(dtype='float32')([images, noise])
+    out = layers.ReLU(max_value=1.0, dtype='float32')(out)
+    return keras.Model(images, out, name='unet')
+  return build
+
+
+CANDIDATES = {
+    'slim32': _unet(width=32),
+    'wide64': _unet(width=64),
+    'deep7_48': _unet(width=48, width7=128, enc14=1, mid7=3, dec14=1),
+    'deep64': _unet(width=64, width7=128, enc14=2, mid7=2, dec14=2),
+}
+DEFAULT_MODELS = ('tutorial', 'unet', *CANDIDATES)
+
+
+def prepare_data():
+  """The noisy train and eval TFRecords (all images), written once under bench/out."""
+  from bench import train_throughput  # pylint: disable=g-import-not-at-top
+  paths = {s: os.path.join(DATA_DIR, f'{s}.tfrecord') for s in ('train', 'eval')}
+  if not all(os.path.exists(p) for p in paths.values()):
+    os.makedirs(DATA_DIR, exist_ok=True)
+    for split, path in paths.items():
+      train_throughput._write_noisy_tfrecords(path + '.tmp', split, None)  # pylint: disable=protected-access
+      os.replace(path + '.tmp', path)
+  return paths
+
+
+def worker(name, epochs):
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tf_keras  # pylint: disable=g-import-not-at-top
+  from bench import train_throughput  # pylint: disable=g-import-not-at-top
+  from components.model_code import denoise_trainer  # pylint: disable=g-import-not-at-top
+  from components.model_code import metrics  # pylint: disable=g-import-not-at-top
+  from components.model_code import model as model_lib  # pylint: disable=g-import-not-at-top
+  from components import eval_images  # pylint: disable=g-import-not-at-top
+  if name in CANDIDATES:
+    model_lib.MODELS[name] = CANDIDATES[name]
+  paths = prepare_data()
+  batch = configs.DEFAULT_BATCH_SIZE
+  train_ds = denoise_trainer.make_dataset([paths['train']], batch,
+                                          shuffle_seed=configs.DEFAULT_SEED)
+  eval_ds = denoise_trainer.make_dataset([paths['eval']], batch)
+  steps = int(train_ds.cardinality())
+  epoch_s = []
+  start = time.monotonic()
+  model, history = denoise_trainer.train(
+      name, train_ds, eval_ds, epochs, configs.DEFAULT_LEARNING_RATE, seed=configs.DEFAULT_SEED,
+      callbacks=[train_throughput._epoch_timer(tf_keras, epoch_s)])  # pylint: disable=protected-access
+  trainer_s = time.monotonic() - start
+  _, _, clean, noisy = eval_images.load_eval_images(paths['eval'])
+  denoised = model.predict(noisy, batch_size=1000, verbose=0)
+  later = epoch_s[1:] or epoch_s
+  return {'model': name, 'params': int(model.count_params()), 'trainer_s': trainer_s,
+          'epoch_s': epoch_s, 'ms_per_step': 1000 * sum(later) / len(later) / steps,
+          'psnr': float(np.mean(metrics.PER_IMAGE['psnr'](clean, denoised))),
+          'ssim': float(np.mean(metrics.PER_IMAGE['ssim'](clean, denoised))),
+          'val_loss': history.history['val_loss']}
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument('--epochs', type=int, default=configs.DEFAULT_EPOCHS)
+  parser.add_argument('--models', default=','.join(DEFAULT_MODELS))
+  parser.add_argument('--worker', help='(internal) the one model to train in this process')
+  args = parser.parse_args()
+  if args.worker:
+    common.report(worker(args.worker, args.epochs))
+    return
+
+  common.header('U-Net candidates vs the tutorial model, Trainer path, real data')
+  prepare_data()
+  results = []
+  for name in args.models.split(','):
+    results.append(common.run_worker('bench.unet_candidates', '--worker', name,
+                                     '--epochs', args.epochs))
+    r = results[-1]
+    print(f"{name}: {r['params']:,} params, {r['ms_per_step']:.2f} ms/step, "
+          f"{r['trainer_s']:.0f} s, {r['psnr']:.2f} dB, {r['ssim']:.4f}", flush=True)
+    common.save(f'unet_candidates_{args.epochs}ep', results)   # as it goes: a run may be cut short
+  base = next((r['trainer_s'] for r in results if r['model'] == 'tutorial'), None)
+  print()
+  common.table(['model', 'params', 'ms / step', 'Trainer s', 'PSNR dB', 'SSIM',
+                'Trainer time / tutorial', 'goal met'],
+               [[r['model'], r['params'], r['ms_per_step'], r['trainer_s'], r['psnr'], r['ssim'],
+                 f"{r['trainer_s'] / base:.2f}x" if base else '-',
+                 'yes' if base and r['psnr'] >= GOAL_PSNR and r['trainer_s'] <= GOAL_RATIO * base
+                 else 'no'] for r in results])
+
+
+if __name__ == '__main__':
+  main()
