@@ -49,7 +49,7 @@ def ours(model_name, epochs, images):
   import tf_keras  # pylint: disable=g-import-not-at-top
   from components.model_code import denoise_trainer  # pylint: disable=g-import-not-at-top
   from components.model_code import metrics  # pylint: disable=g-import-not-at-top
-  from components.report import report as report_lib  # pylint: disable=g-import-not-at-top
+  from components import eval_images  # pylint: disable=g-import-not-at-top
   with tempfile.TemporaryDirectory() as tmp:
     train_path, eval_path = os.path.join(tmp, 'train'), os.path.join(tmp, 'eval')
     n = _write_noisy_tfrecords(train_path, 'train', images)
@@ -61,7 +61,7 @@ def ours(model_name, epochs, images):
         denoise_trainer.make_dataset([eval_path], batch), epochs, configs.DEFAULT_LEARNING_RATE,
         seed=configs.DEFAULT_SEED,
         callbacks=[_epoch_timer(tf_keras, epoch_times)])
-    _, _, clean, noisy = report_lib.load_eval_images(eval_path)
+    _, _, clean, noisy = eval_images.load_eval_images(eval_path)
     denoised = model.predict(noisy, batch_size=1000, verbose=0)
   return {'epoch_s': epoch_times, 'images': n,
           'psnr': float(np.mean(metrics.psnr_per_image(clean, denoised)))}

@@ -61,8 +61,8 @@ def _scorer(eval_path):
   """A function: model -> (mean per-image PSNR dB, mean SSIM) on eval_path's images."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from components.model_code import metrics  # pylint: disable=g-import-not-at-top
-  from components.report import report as report_lib  # pylint: disable=g-import-not-at-top
-  _, _, clean, noisy = report_lib.load_eval_images(eval_path)
+  from components import eval_images  # pylint: disable=g-import-not-at-top
+  _, _, clean, noisy = eval_images.load_eval_images(eval_path)
 
   def score(model):
     denoised = model.predict(noisy, batch_size=1000, verbose=0)
