@@ -17,6 +17,7 @@ from components.data_spans import executor as data_spans_executor
 from components.ingestion import idx
 from components.ingestion import spans
 from components.model_code import denoise_trainer
+from components.model_code import hparams
 from components.model_code import model as model_lib
 from tests import conftest
 
@@ -160,35 +161,25 @@ def _noisy_pairs(n, seed):
   return tf.data.Dataset.from_tensor_slices((noisy.astype(np.float32), clean)).batch(16)
 
 
-def test_warm_start_begins_at_the_exported_weights_with_this_runs_optimizer(tmp_path):
+@pytest.mark.parametrize('model_name', hparams.MODEL_NAMES)
+def test_warm_start_begins_at_the_exported_weights_with_this_runs_optimizer(tmp_path, model_name):
   """Trained at 3e-3, exported (its Adam state included), then trained on at 1e-9: unchanged.
 
   The export's checkpoint holds its optimizer, learning rate included;
-  restored into the model that trains, it would train on at 3e-3.
+  restored into the model that trains, it would train on at 3e-3. Each
+  architecture is rebuilt by name, and every variable of its export found.
   """
-  ds = _noisy_pairs(64, 1)
-  deployed, _ = denoise_trainer.train('tutorial', ds, ds, epochs=2, learning_rate=3e-3, seed=1)
+  ds = _noisy_pairs(32, 1)
+  deployed, _ = denoise_trainer.train(model_name, ds, ds, epochs=2, learning_rate=3e-3, seed=1)
   export_dir = str(tmp_path / 'deployed')
   denoise_trainer.export_serving_model(deployed, export_dir)
-  warm, _ = denoise_trainer.train('tutorial', _noisy_pairs(64, 2), ds, epochs=2,
+  warm, _ = denoise_trainer.train(model_name, _noisy_pairs(32, 2), ds, epochs=2,
                                   learning_rate=1e-9, seed=2, initial_weights_dir=export_dir)
   assert float(warm.optimizer.learning_rate) == pytest.approx(1e-9)
   for trained, start in zip(warm.get_weights(), deployed.get_weights()):
     np.testing.assert_allclose(trained, start, atol=1e-6)
-  cold = model_lib.build_model('tutorial')
+  cold = model_lib.build_model(model_name)
   assert not np.allclose(cold.get_weights()[0], deployed.get_weights()[0])
-
-
-def test_the_unet_warm_starts_from_its_own_export(tmp_path):
-  """load_weights_of rebuilds the U-Net by name: every variable of its export is found."""
-  ds = _noisy_pairs(32, 1)
-  deployed, _ = denoise_trainer.train('unet', ds, ds, epochs=1, learning_rate=3e-3, seed=1)
-  export_dir = str(tmp_path / 'unet')
-  denoise_trainer.export_serving_model(deployed, export_dir)
-  warm, _ = denoise_trainer.train('unet', _noisy_pairs(32, 2), ds, epochs=1,
-                                  learning_rate=1e-9, seed=2, initial_weights_dir=export_dir)
-  for trained, start in zip(warm.get_weights(), deployed.get_weights()):
-    np.testing.assert_allclose(trained, start, atol=1e-6)
 
 
 def test_warm_start_from_another_architecture_fails(tmp_path):
