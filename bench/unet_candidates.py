@@ -26,8 +26,12 @@ DATA_DIR = os.path.join(common.OUT_DIR, 'unet_candidates_data')
 GOAL_PSNR, GOAL_RATIO = 25.0, 3.0
 
 
-def _unet(width=48, width7=None, enc14=1, mid7=1, dec14=1):
-  """A builder of the committed U-Net's shape with more convs or channels per level."""
+def _unet(width=48, width7=None, enc14=1, mid7=1, dec14=1, context_units=0):
+  """A builder of the committed U-Net's shape with more convs or channels per level.
+
+  context_units > 0 adds a global path at 7x7: the level's features flattened
+  through a dense layer of that many units and back to 7x7, added to them.
+  """
   def build():
     import tf_keras as keras  # pylint: disable=g-import-not-at-top
     from tf_keras import layers  # pylint: disable=g-import-not-at-top
@@ -42,6 +46,10 @@ def _unet(width=48, width7=None, enc14=1, mid7=1, dec14=1):
     x = m._conv(w7, strides=2)(level_14)  # pylint: disable=protected-access
     for _ in range(mid7):
       x = m._conv(w7)(x)  # pylint: disable=protected-access
+    if context_units:
+      g = layers.Dense(context_units, activation='relu')(layers.Flatten()(x))
+      g = layers.Dense(7 * 7 * w7, activation='relu')(g)
+      x = layers.Add()([x, layers.Reshape((7, 7, w7))(g)])
     x = layers.Conv2DTranspose(width, 3, strides=2, padding='same', activation='relu')(x)
     x = layers.Add()([x, level_14])
     for _ in range(dec14):
@@ -58,6 +66,8 @@ CANDIDATES = {
     'wide64': _unet(width=64),
     'deep7_48': _unet(width=48, width7=128, enc14=1, mid7=3, dec14=1),
     'deep64': _unet(width=64, width7=128, enc14=2, mid7=2, dec14=2),
+    'context48': _unet(width=48, context_units=128),
+    'context32': _unet(width=32, context_units=128),
 }
 DEFAULT_MODELS = ('tutorial', 'unet', *CANDIDATES)
 
@@ -74,7 +84,9 @@ def prepare_data():
   return paths
 
 
-def worker(name, epochs):
+def worker(spec, epochs):
+  """Trains one model; spec is a name, or name:policy for a Keras dtype policy (default float32)."""
+  name, _, precision = spec.partition(':')
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tf_keras  # pylint: disable=g-import-not-at-top
   from bench import train_throughput  # pylint: disable=g-import-not-at-top
@@ -94,12 +106,12 @@ def worker(name, epochs):
   start = time.monotonic()
   model, history = denoise_trainer.train(
       name, train_ds, eval_ds, epochs, configs.DEFAULT_LEARNING_RATE, seed=configs.DEFAULT_SEED,
-      callbacks=[train_throughput._epoch_timer(tf_keras, epoch_s)])  # pylint: disable=protected-access
+      precision=precision or 'float32', callbacks=[train_throughput._epoch_timer(tf_keras, epoch_s)])  # pylint: disable=protected-access
   trainer_s = time.monotonic() - start
   _, _, clean, noisy = eval_images.load_eval_images(paths['eval'])
   denoised = model.predict(noisy, batch_size=1000, verbose=0)
   later = epoch_s[1:] or epoch_s
-  return {'model': name, 'params': int(model.count_params()), 'trainer_s': trainer_s,
+  return {'model': spec, 'params': int(model.count_params()), 'trainer_s': trainer_s,
           'epoch_s': epoch_s, 'ms_per_step': 1000 * sum(later) / len(later) / steps,
           'psnr': float(np.mean(metrics.PER_IMAGE['psnr'](clean, denoised))),
           'ssim': float(np.mean(metrics.PER_IMAGE['ssim'](clean, denoised))),
@@ -126,7 +138,7 @@ def main():
     print(f"{name}: {r['params']:,} params, {r['ms_per_step']:.2f} ms/step, "
           f"{r['trainer_s']:.0f} s, {r['psnr']:.2f} dB, {r['ssim']:.4f}", flush=True)
     common.save(f'unet_candidates_{args.epochs}ep', results)   # as it goes: a run may be cut short
-  base = next((r['trainer_s'] for r in results if r['model'] == 'tutorial'), None)
+  base = next((r['trainer_s'] for r in results if r['model'].startswith('tutorial')), None)
   print()
   common.table(['model', 'params', 'ms / step', 'Trainer s', 'PSNR dB', 'SSIM',
                 'Trainer time / tutorial', 'goal met'],

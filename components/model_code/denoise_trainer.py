@@ -130,6 +130,37 @@ def distribution_strategy():
   return tf.distribute.get_strategy()
 
 
+# CPU flags (Linux /proc/cpuinfo) of the bfloat16 dot-product instructions
+# that oneDNN's convolutions use: AVX512-BF16 (AMD Zen 4, Intel Cooper Lake
+# and later) and AMX (Intel Sapphire Rapids and later).
+_BFLOAT16_CPU_FLAGS = frozenset({'avx512_bf16', 'amx_bf16'})
+
+
+def cpu_multiplies_bfloat16(cpuinfo_path='/proc/cpuinfo'):
+  """Whether this CPU has bfloat16 dot-product instructions (False where it cannot tell)."""
+  try:
+    with open(cpuinfo_path, encoding='utf-8') as cpuinfo:
+      return not _BFLOAT16_CPU_FLAGS.isdisjoint(cpuinfo.read().split())
+  except OSError:
+    return False
+
+
+def precision_policy(model_name, mixed_precision, on_gpu, bfloat16_cpu):
+  """The Keras dtype policy training computes in.
+
+  mixed_float16 when asked for (--mixed_precision, made for GPUs). On a
+  machine without a GPU whose CPU multiplies bfloat16 in hardware,
+  mixed_bfloat16 for the models that gain from it (model.BFLOAT16_ON_CPU):
+  weights and the loss stay float32, the layers compute in bfloat16.
+  Otherwise float32.
+  """
+  if mixed_precision:
+    return 'mixed_float16'
+  if bfloat16_cpu and not on_gpu and model_name in model_lib.BFLOAT16_ON_CPU:
+    return 'mixed_bfloat16'
+  return 'float32'
+
+
 @contextlib.contextmanager
 def keras_code_not_converted():
   """AutoGraph leaves tf_keras's own code as written while tracing in this block.
@@ -193,7 +224,7 @@ def warm_start_dir(base_model):
 
 
 def train(model_name, train_ds, eval_ds, epochs, learning_rate, seed=None,
-          strategy=None, log_dir=None, mixed_precision=False, callbacks=(),
+          strategy=None, log_dir=None, precision='float32', callbacks=(),
           initial_weights_dir=None):
   """Builds, compiles and fits a model; raises NonFiniteLossError on NaN.
 
@@ -201,13 +232,14 @@ def train(model_name, train_ds, eval_ds, epochs, learning_rate, seed=None,
   run several steps per graph call. A seed fixes the initial weights (and
   dropout, Python's and numpy's generators), so a re-run trains the same model.
   initial_weights_dir: a SavedModel of the same architecture to start from
-  (warm start) instead of the seeded initial weights.
+  (warm start) instead of the seeded initial weights. precision: the Keras
+  dtype policy the layers compute in (precision_policy's).
   """
   if seed is not None:
     keras.utils.set_random_seed(seed)
   strategy = strategy or distribution_strategy()
   # The policy applies to layers as they are built: set it for this model only.
-  keras.mixed_precision.set_global_policy('mixed_float16' if mixed_precision else 'float32')
+  keras.mixed_precision.set_global_policy(precision)
   try:
     with strategy.scope():
       model = model_lib.build_model(model_name)
@@ -228,6 +260,18 @@ def train(model_name, train_ds, eval_ds, epochs, learning_rate, seed=None,
     history = model.fit(train_ds, epochs=epochs, validation_data=eval_ds,
                         callbacks=callbacks, verbose=2)
   return model, history
+
+
+def float32_copy(model_name, model):
+  """The model rebuilt in float32 with its trained weights.
+
+  A model trained in bfloat16 because this machine's CPU multiplies it in
+  hardware is exported in float32, which every CPU and TF Serving run at
+  full speed; its weights are float32 already (mixed policies keep them so).
+  """
+  copy = model_lib.build_model(model_name)
+  copy.set_weights(model.get_weights())
+  return copy
 
 
 def _check_images(images):
@@ -275,6 +319,8 @@ def run_fn(fn_args):
   hyperparameters input (model, epochs, batch_size, learning_rate: what
   TrainingHyperparameters, or a Tuner, writes), which wins. A base model
   holding a SavedModel (WarmStartModel's) gives the initial weights.
+  Training computes in precision_policy's dtype policy; a model trained in
+  bfloat16 is exported in float32 (float32_copy).
   """
   # What a failed attempt exported or logged: the model and its TensorBoard run are this one's.
   for directory in (fn_args.serving_model_dir, fn_args.model_run_dir):
@@ -291,9 +337,14 @@ def run_fn(fn_args):
   eval_ds = make_dataset(fn_args.eval_files, global_batch)
   initial_weights_dir = warm_start_dir(fn_args.base_model)
   logging.info('Initial weights: %s', initial_weights_dir or f'seeded ({config["seed"]})')
+  precision = precision_policy(config['model'], config.get('mixed_precision', False),
+                               on_gpu=bool(tf.config.list_logical_devices('GPU')),
+                               bfloat16_cpu=cpu_multiplies_bfloat16())
+  logging.info('Training computes in %s', precision)
   model, _ = train(config['model'], train_ds, eval_ds, config['epochs'],
                    config['learning_rate'], seed=config['seed'], strategy=strategy,
-                   log_dir=fn_args.model_run_dir,
-                   mixed_precision=config.get('mixed_precision', False),
+                   log_dir=fn_args.model_run_dir, precision=precision,
                    initial_weights_dir=initial_weights_dir)
+  if precision == 'mixed_bfloat16':
+    model = float32_copy(config['model'], model)
   export_serving_model(model, fn_args.serving_model_dir)
