@@ -9,8 +9,14 @@ fit's validation on the eval images each epoch), each in a fresh process,
 one after the other on the same machine. Reported per model: parameters, ms
 per training step (mean over epochs 2..N, fit's validation excluded),
 Trainer seconds (the whole train() call), mean per-image PSNR and SSIM on
-the 10,000 eval images, and the Trainer time as a multiple of the tutorial
-model's. Goal (issue #23): PSNR >= 25.0 dB within 3x.
+the 10,000 eval images, the Trainer time as a multiple of the tutorial
+model's, and the robustness sweep of the report (PSNR and SSIM on the first
+1,000 eval images at noise 0.1-0.5). Goal (issue #23): PSNR >= 25.0 dB
+within 3x.
+
+A model given as name:policy (unet:mixed_bfloat16) trains under that Keras
+dtype policy and is measured as run_fn exports it (bfloat16-trained models
+as their float32 copy); a bare name trains in float32.
 
 Candidates are built by _unet() below and registered under their own name
 in the worker only; 'unet' is the model.py function as committed.
@@ -94,6 +100,8 @@ def worker(spec, epochs):
   from components.model_code import metrics  # pylint: disable=g-import-not-at-top
   from components.model_code import model as model_lib  # pylint: disable=g-import-not-at-top
   from components import eval_images  # pylint: disable=g-import-not-at-top
+  from components import features  # pylint: disable=g-import-not-at-top
+  from components.report import report  # pylint: disable=g-import-not-at-top
   if name in CANDIDATES:
     model_lib.MODELS[name] = CANDIDATES[name]
   paths = prepare_data()
@@ -108,14 +116,21 @@ def worker(spec, epochs):
       name, train_ds, eval_ds, epochs, configs.DEFAULT_LEARNING_RATE, seed=configs.DEFAULT_SEED,
       precision=precision or 'float32', callbacks=[train_throughput._epoch_timer(tf_keras, epoch_s)])  # pylint: disable=protected-access
   trainer_s = time.monotonic() - start
-  _, _, clean, noisy = eval_images.load_eval_images(paths['eval'])
+  if precision == 'mixed_bfloat16':
+    model = denoise_trainer.float32_copy(name, model)    # what run_fn exports
+  ids, _, clean, noisy = eval_images.load_eval_images(paths['eval'])
   denoised = model.predict(noisy, batch_size=1000, verbose=0)
+  sweep = report.robustness_sweep(
+      lambda images: {features.SERVING_OUTPUT_KEY: model(images, training=False)},
+      clean[:report.ROBUSTNESS_IMAGES], ids[:report.ROBUSTNESS_IMAGES], configs.DEFAULT_SEED)
   later = epoch_s[1:] or epoch_s
   return {'model': spec, 'params': int(model.count_params()), 'trainer_s': trainer_s,
           'epoch_s': epoch_s, 'ms_per_step': 1000 * sum(later) / len(later) / steps,
           'psnr': float(np.mean(metrics.PER_IMAGE['psnr'](clean, denoised))),
           'ssim': float(np.mean(metrics.PER_IMAGE['ssim'](clean, denoised))),
-          'val_loss': history.history['val_loss']}
+          'val_loss': history.history['val_loss'],
+          'robustness_psnr': {r['noise_factor']: r['model_psnr'] for r in sweep},
+          'robustness_ssim': {r['noise_factor']: r['model_ssim'] for r in sweep}}
 
 
 def main():
@@ -139,6 +154,11 @@ def main():
           f"{r['trainer_s']:.0f} s, {r['psnr']:.2f} dB, {r['ssim']:.4f}", flush=True)
     common.save(f'unet_candidates_{args.epochs}ep', results)   # as it goes: a run may be cut short
   base = next((r['trainer_s'] for r in results if r['model'].startswith('tutorial')), None)
+  print('\nRobustness: mean PSNR (SSIM) on the first eval images at each noise factor')
+  factors = list(results[0]['robustness_psnr'])
+  common.table(['model', *factors],
+               [[r['model'], *(f"{r['robustness_psnr'][f]:.2f} ({r['robustness_ssim'][f]:.3f})"
+                               for f in factors)] for r in results])
   print()
   common.table(['model', 'params', 'ms / step', 'Trainer s', 'PSNR dB', 'SSIM',
                 'Trainer time / tutorial', 'goal met'],

@@ -66,8 +66,9 @@ MODELS = {'tutorial': tutorial_model, 'unet': unet_model}
 assert tuple(MODELS) == hparams.MODEL_NAMES
 # The models that train in bfloat16 on a CPU that multiplies it in hardware.
 # The U-Net's 48- and 96-channel convolutions are bound by arithmetic: its
-# Trainer took 0.75x the time at the same quality (24.08 against 24.06 dB).
-# The tutorial model's took 1.18x and lost 0.14 dB (bench/RESULTS.md, #23).
+# Trainer took 0.75x and 0.79x the time in two runs, at the same quality
+# (24.08 against 24.06 dB). The tutorial model's took 1.18x and lost 0.14 dB
+# (bench/RESULTS.md, issue #23).
 BFLOAT16_ON_CPU = frozenset({'unet'})
 
 
