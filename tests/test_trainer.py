@@ -333,8 +333,12 @@ def test_run_fn_trains_in_bfloat16_on_a_cpu_that_has_it_and_exports_float32(
   assert trained['model'].layers[2].compute_dtype == trained_in
   exported = tf_keras.models.load_model(fn_args.serving_model_dir)
   assert {layer.compute_dtype for layer in exported.layers[1:]} == {'float32'}
-  for served, learnt in zip(exported.get_weights(), trained['model'].get_weights()):
-    np.testing.assert_array_equal(served, learnt)
+  learnt = trained['model'].get_weights()
+  for served, warm_start, weights in zip(
+      exported.get_weights(), denoise_trainer.load_weights_of('unet', fn_args.serving_model_dir),
+      learnt, strict=True):
+    np.testing.assert_array_equal(served, weights)
+    np.testing.assert_array_equal(warm_start, weights)
   assert tf.keras.mixed_precision.global_policy().name == 'float32'
 
 
