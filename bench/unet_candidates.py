@@ -116,8 +116,7 @@ def worker(spec, epochs):
       name, train_ds, eval_ds, epochs, configs.DEFAULT_LEARNING_RATE, seed=configs.DEFAULT_SEED,
       precision=precision or 'float32', callbacks=[train_throughput._epoch_timer(tf_keras, epoch_s)])  # pylint: disable=protected-access
   trainer_s = time.monotonic() - start
-  if precision == 'mixed_bfloat16':
-    model = denoise_trainer.float32_copy(name, model)    # what run_fn exports
+  model = denoise_trainer.model_to_export(name, model, precision)
   ids, _, clean, noisy = eval_images.load_eval_images(paths['eval'])
   denoised = model.predict(noisy, batch_size=1000, verbose=0)
   sweep = report.robustness_sweep(

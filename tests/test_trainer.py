@@ -12,8 +12,8 @@ import tf_keras
 from tfx.components.trainer import fn_args_utils
 
 from components import features
-from components.model_code import denoise_trainer
 from components.ingestion import idx
+from components.model_code import denoise_trainer
 from components.model_code import hparams
 from components.model_code import metrics
 from components.model_code import model as model_lib
@@ -23,14 +23,20 @@ from pipeline import configs
 from tests import conftest
 
 
-def _pairs(n, seed=0):
-  """(noisy, clean) float32 [n, 28, 28, 1] from the structured test images."""
-  images, _ = conftest.make_images(n, seed)
+def _noised(images, ids, seed=0):
+  """(noisy, clean) float32 [n, 28, 28, 1] of uint8 images, with the pipeline's noise for ids."""
+  n = len(images)
   clean = noise.to_unit_float(images.reshape(n, -1))
-  ids = [f'train-{i}'.encode() for i in range(n)]
   noisy = noise.add_noise(clean, noise.draw_noise(seed, ids), configs.DEFAULT_NOISE_FACTOR)
   shape = (n, *features.IMAGE_SHAPE)
-  return noisy.reshape(shape), clean.reshape(shape), ids
+  return noisy.reshape(shape), clean.reshape(shape)
+
+
+def _pairs(n, seed=0):
+  """(noisy, clean, ids) from the structured test images."""
+  images, _ = conftest.make_images(n, seed)
+  ids = [f'train-{i}'.encode() for i in range(n)]
+  return (*_noised(images, ids, seed), ids)
 
 
 def _write_tfrecords(path, n):
@@ -208,14 +214,10 @@ def test_training_and_export_leave_keras_code_to_autograph_unconverted(tmp_path)
 
 
 def _real_pairs(split, n):
-  """(noisy, clean) [n, 28, 28, 1]: the first n real images of a split, noised as the pipeline does."""
+  """(noisy, clean) of the first n real images of a split, noised as the pipeline does."""
   images, _ = idx.load_split(conftest.REAL_DATA_DIR, split)
-  clean = noise.to_unit_float(images[:n].reshape(n, -1))
-  ids = [idx.example_id(split, i).encode() for i in range(n)]
-  noisy = noise.add_noise(clean, noise.draw_noise(configs.DEFAULT_SEED, ids),
-                          configs.DEFAULT_NOISE_FACTOR)
-  shape = (n, *features.IMAGE_SHAPE)
-  return noisy.reshape(shape), clean.reshape(shape)
+  return _noised(images[:n], [idx.example_id(split, i).encode() for i in range(n)],
+                 configs.DEFAULT_SEED)
 
 
 @pytest.mark.skipif(not conftest.real_data_available(),
@@ -234,9 +236,7 @@ def test_unet_denoises_a_real_subset_far_above_the_noisy_input():
   train_ds = (tf.data.Dataset.from_tensor_slices((train_noisy, train_clean))
               .shuffle(3000, seed=configs.DEFAULT_SEED).batch(configs.DEFAULT_BATCH_SIZE))
   eval_ds = tf.data.Dataset.from_tensor_slices((eval_noisy, eval_clean)).batch(1000)
-  precision = denoise_trainer.precision_policy(
-      'unet', mixed_precision=False, on_gpu=False,
-      bfloat16_cpu=denoise_trainer.cpu_multiplies_bfloat16())
+  precision = denoise_trainer.machine_precision_policy('unet', mixed_precision=False)
   model, _ = denoise_trainer.train('unet', train_ds, eval_ds, epochs=3,
                                    learning_rate=configs.DEFAULT_LEARNING_RATE,
                                    seed=configs.DEFAULT_SEED, precision=precision)

@@ -161,6 +161,13 @@ def precision_policy(model_name, mixed_precision, on_gpu, bfloat16_cpu):
   return 'float32'
 
 
+def machine_precision_policy(model_name, mixed_precision):
+  """precision_policy on this machine: its GPUs and its CPU's flags."""
+  return precision_policy(model_name, mixed_precision,
+                          on_gpu=bool(tf.config.list_logical_devices('GPU')),
+                          bfloat16_cpu=cpu_multiplies_bfloat16())
+
+
 @contextlib.contextmanager
 def keras_code_not_converted():
   """AutoGraph leaves tf_keras's own code as written while tracing in this block.
@@ -262,13 +269,15 @@ def train(model_name, train_ds, eval_ds, epochs, learning_rate, seed=None,
   return model, history
 
 
-def float32_copy(model_name, model):
-  """The model rebuilt in float32 with its trained weights.
+def model_to_export(model_name, model, precision):
+  """The model as it is exported: trained in bfloat16, rebuilt in float32.
 
-  A model trained in bfloat16 because this machine's CPU multiplies it in
-  hardware is exported in float32, which every CPU and TF Serving run at
-  full speed; its weights are float32 already (mixed policies keep them so).
+  bfloat16 is chosen for this machine's CPU (precision_policy); every CPU
+  and TF Serving run a float32 model at full speed. The weights are float32
+  already (mixed policies keep them so) and are copied as they are.
   """
+  if precision != 'mixed_bfloat16':
+    return model
   copy = model_lib.build_model(model_name)
   copy.set_weights(model.get_weights())
   return copy
@@ -320,7 +329,7 @@ def run_fn(fn_args):
   TrainingHyperparameters, or a Tuner, writes), which wins. A base model
   holding a SavedModel (WarmStartModel's) gives the initial weights.
   Training computes in precision_policy's dtype policy; a model trained in
-  bfloat16 is exported in float32 (float32_copy).
+  bfloat16 is exported in float32 (model_to_export).
   """
   # What a failed attempt exported or logged: the model and its TensorBoard run are this one's.
   for directory in (fn_args.serving_model_dir, fn_args.model_run_dir):
@@ -337,14 +346,11 @@ def run_fn(fn_args):
   eval_ds = make_dataset(fn_args.eval_files, global_batch)
   initial_weights_dir = warm_start_dir(fn_args.base_model)
   logging.info('Initial weights: %s', initial_weights_dir or f'seeded ({config["seed"]})')
-  precision = precision_policy(config['model'], config.get('mixed_precision', False),
-                               on_gpu=bool(tf.config.list_logical_devices('GPU')),
-                               bfloat16_cpu=cpu_multiplies_bfloat16())
+  precision = machine_precision_policy(config['model'], config.get('mixed_precision', False))
   logging.info('Training computes in %s', precision)
   model, _ = train(config['model'], train_ds, eval_ds, config['epochs'],
                    config['learning_rate'], seed=config['seed'], strategy=strategy,
                    log_dir=fn_args.model_run_dir, precision=precision,
                    initial_weights_dir=initial_weights_dir)
-  if precision == 'mixed_bfloat16':
-    model = float32_copy(config['model'], model)
-  export_serving_model(model, fn_args.serving_model_dir)
+  export_serving_model(model_to_export(config['model'], model, precision),
+                       fn_args.serving_model_dir)
