@@ -5,14 +5,15 @@ first run, two identical re-runs, a failing run, a worse candidate judged at
 either side of the PSNR-drop gate, a --noise_factor change, and through the
 real command line a run killed in the Trainer and then completed, uncached and
 unblessed; then continuous training: a new span, the same data again, the
-span rewritten in place, two spans. The data directory holds span-1/ (then
-span-2/). Runs go through local_runner.main in this process (absl's
+span rewritten in place, two spans; a U-Net; faulty spans. The data
+directory holds span-1/ (then span-2/, span-3/). Runs go through local_runner.main in this process (absl's
 flagsaver restores the flags) or through `python local_runner.py`.
 """
 import contextlib
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import signal
@@ -223,6 +224,12 @@ def runs(tmp_path_factory):
   r['span 2 rewritten'] = run_main(out, data, *untrained)
   r['spans 1 and 2'] = run_main(out, data, '--spans=2', *untrained)
   r['spans 1 and 2 examples'] = _newest_examples(out)
+  # The other architecture, judged against the deployed tutorial model.
+  r['versions before unet'] = _versions(out)
+  r['unet log'] = []
+  with _logged(r['unet log']):
+    r['unet'] = run_main(out, data, '--model=unet', *TRAINING, *ONLY_THE_DROP_GATE,
+                         '--max_psnr_drop_db=100')
   # Broken exports of a new span, each checked against the deployed model's data.
   r['versions before faults'] = _versions(out)
   for fault in conftest.FAULTS:
@@ -230,6 +237,18 @@ def runs(tmp_path_factory):
     r[fault] = run_main(out, data, *untrained)
   r['versions after faults'] = _versions(out)
   return r
+
+
+@contextlib.contextmanager
+def _logged(messages):
+  """Appends to messages what Python's logging (absl's included) emits meanwhile."""
+  handler = logging.Handler(logging.INFO)
+  handler.emit = lambda record: messages.append(record.getMessage())
+  logging.getLogger().addHandler(handler)
+  try:
+    yield
+  finally:
+    logging.getLogger().removeHandler(handler)
 
 
 def _newest_examples(output_dir):
@@ -660,6 +679,35 @@ def test_bad_layouts_are_refused_before_anything_runs(tmp_path, spoil, flags, me
   [line] = [line for line in run.printed.splitlines() if line.startswith('error: ')]
   assert message in line, run.printed
   _assert_nothing_ran(output_dir)
+
+
+# ---------------------------------------------------------------- the U-Net
+
+def _cpu_multiplies_bfloat16():
+  with open('/proc/cpuinfo') as f:
+    return bool({'avx512_bf16', 'amx_bf16'} & set(re.findall(r'\S+', f.read())))
+
+
+def test_a_unet_trains_from_initial_weights_in_the_cpus_precision_and_deploys_in_float32(runs):
+  run = runs['unet']
+  assert run.summary['status'] == 'succeeded', run.printed[-3000:]
+  assert '(unet model, 2 epochs)' in run.printed
+  # What serves is a tutorial model: its weights do not fit a U-Net.
+  assert run.summary['warm_started_from'] is None
+  assert 'from initial weights' in run.printed
+  assert run.summary['baseline_version'] in runs['versions before unet']   # the best of them
+  precision = 'mixed_bfloat16' if _cpu_multiplies_bfloat16() else 'float32'
+  said = [m for m in runs['unet log'] if m.startswith('Training computes in')]
+  assert said == [f'Training computes in {precision}']
+  assert run.summary['pushed']
+  deployed = tf.saved_model.load(run.summary['pushed_model_dir'])
+  assert sum(int(tf.size(v)) for v in deployed.trainable_variables) == 190_420  # the U-Net's
+  # Mixed policies keep variables in float32: what tells is the graph's arithmetic.
+  serving = deployed.signatures['serving_default']
+  assert 'DT_BFLOAT16' not in str(serving.graph.as_graph_def())
+  images = tf.random.uniform([2, 28, 28, 1], seed=1)
+  denoised = serving(images=images)['denoised']
+  assert denoised.dtype == tf.float32 and denoised.shape == (2, 28, 28, 1)
 
 
 # ---------------------------------------------------------------- data validation
