@@ -93,8 +93,7 @@ def main(_):
         pipeline_root=FLAGS.pipeline_root,
         serving_dir=pipeline_flags.SERVING_DIR.value or os.path.join(
             FLAGS.pipeline_root, configs.SERVING_DIR_NAME),
-        # The baseline reads the serving directory at run time, uncached.
-        deployed_version='',
+        # The baselines read the serving directory at run time, uncached.
         schema_file=schema.IMAGE_SCHEMA_FILE,
         trainer_platform_config=kubeflow.trainer_resources(
             FLAGS.cpu_limit, FLAGS.memory_limit, FLAGS.gpus, FLAGS.accelerator),

@@ -72,8 +72,8 @@ def create_local_pipeline(output_dir, data_dir, serving_dir=None, beam_pipeline_
   """create_pipeline() laid out under output_dir, as local_runner.py runs it.
 
   output_dir holds the pipeline root (artifacts/), ML Metadata (SQLite) and,
-  unless serving_dir is given, the serving directory. The newest deployed
-  version keys the baseline's cache, so a new deployment is noticed.
+  unless serving_dir is given, the serving directory. The deployed versions
+  key the baselines' caches, so a change of the deployment is noticed.
   Empty beam_pipeline_args: Beam's in-process DirectRunner with one worker
   (multi-processing measured ~3x slower on 2 cores; any option makes TFX
   build a 42 MB source package of itself per Beam component).
@@ -86,7 +86,7 @@ def create_local_pipeline(output_dir, data_dir, serving_dir=None, beam_pipeline_
       pipeline_root=os.path.join(output_dir, configs.ARTIFACTS_DIR_NAME),
       serving_dir=serving_dir,
       data_dir=data_dir,
-      deployed_version=serving_dir_lib.latest_version(serving_dir) or '',
+      deployed_versions=serving_dir_lib.versions(serving_dir),
       metadata_connection_config=metadata_config(output_dir),
       beam_pipeline_args=list(beam_pipeline_args),
       **pipeline_kwargs)

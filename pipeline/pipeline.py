@@ -66,7 +66,7 @@ def create_pipeline(
     max_ssim_drop=configs.DEFAULT_MAX_SSIM_DROP,
     data_validation=True,
     schema_file=schema_lib.SCHEMA_FILE,
-    deployed_version='',
+    deployed_versions=(),
     trainer_platform_config=None,
     enable_cache=True,
     metadata_connection_config=None,
@@ -78,9 +78,10 @@ def create_pipeline(
   deployed model's weights when it has the architecture being trained and
   learnt other data (DataSpans decides, at run time).
 
-  deployed_version: the newest version in serving_dir when the pipeline is
-    built; it keys the baseline's cache (the model's and the data statistics')
-    so a new deployment is noticed.
+  deployed_versions: the versions in serving_dir when the pipeline is built,
+    oldest first; they key the caches of the baselines, so that a change of
+    the deployment is noticed: all of them the model's (the best is chosen),
+    the newest the data statistics'.
   schema_file: the curated schema as the executors see it (Kubeflow: the
     image's copy, schema_lib.IMAGE_SCHEMA_FILE).
   trainer_platform_config: e.g. a Kubeflow GPU request for the Trainer.
@@ -124,7 +125,8 @@ def create_pipeline(
     statistics = statistics_gen.outputs[keys.STATISTICS_KEY]
     example_validator = ExampleValidator(statistics=statistics, schema=schema)
     deployed_statistics = DeployedStatistics(
-        statistics=statistics, serving_dir=serving_dir, deployed_version=deployed_version)
+        statistics=statistics, serving_dir=serving_dir,
+        deployed_version=deployed_versions[-1] if deployed_versions else '')
     drift_validator = DistributionValidator(
         statistics=statistics,
         baseline_statistics=deployed_statistics.outputs[keys.BASELINE_STATISTICS_KEY],
@@ -167,7 +169,7 @@ def create_pipeline(
 
   baseline = DeployedModelBaseline(
       model=model_channel, examples=augmented_examples, serving_dir=serving_dir,
-      deployed_version=deployed_version)
+      deployed_versions=deployed_versions)
 
   evaluator = GatedEvaluator(
       examples=augmented_examples,

@@ -246,7 +246,7 @@ def test_small_losses_cannot_add_up_past_the_tolerance_of_the_best_version(
   baseline_executor.Executor().Do(
       {keys.MODEL_KEY: [candidate], keys.EXAMPLES_KEY: [eval_examples]},
       {keys.BASELINE_MODEL_KEY: [baseline]},
-      {keys.SERVING_DIR_KEY: serving, keys.DEPLOYED_VERSION_KEY: deployed[-1]})
+      {keys.SERVING_DIR_KEY: serving, keys.DEPLOYED_VERSIONS_KEY: ','.join(deployed)})
   # The best version is the baseline; the newest is what the pusher swaps.
   assert baseline.get_string_custom_property(keys.DEPLOYED_VERSION_KEY) == deployed[0]
   assert baseline.get_string_custom_property(keys.NEWEST_VERSION_PROPERTY) == deployed[1]

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -226,10 +227,21 @@ def runs(tmp_path_factory):
   r['spans 1 and 2 examples'] = _newest_examples(out)
   # The other architecture, judged against the deployed tutorial model.
   r['versions before unet'] = _versions(out)
+  unet = ('--model=unet', *TRAINING, *ONLY_THE_DROP_GATE, '--max_psnr_drop_db=100')
   r['unet log'] = []
   with _logged(r['unet log']):
-    r['unet'] = run_main(out, data, '--model=unet', *TRAINING, *ONLY_THE_DROP_GATE,
-                         '--max_psnr_drop_db=100')
+    r['unet'] = run_main(out, data, *unet)
+  # Again, for the deployed data's checks to see the U-Net's push; then that
+  # run's baseline, older than the U-Net, deleted by hand: the same candidate
+  # is judged again, against what is still deployed. (Put back afterwards:
+  # the first run's tests read its version.)
+  r['unet again'] = run_main(out, data, *unet)
+  r['deleted by hand'] = r['unet'].summary['baseline_version']
+  version_dir = os.path.join(out, 'serving_model', r['deleted by hand'])
+  shutil.move(version_dir, root / 'deleted')
+  r['after a deletion'] = run_main(out, data, *unet)
+  r['versions after a deletion'] = _versions(out)
+  shutil.move(root / 'deleted', version_dir)
   # Broken exports of a new span, each checked against the deployed model's data.
   r['versions before faults'] = _versions(out)
   for fault in conftest.FAULTS:
@@ -708,6 +720,14 @@ def test_a_unet_trains_from_initial_weights_in_the_cpus_precision_and_deploys_in
   images = tf.random.uniform([2, 28, 28, 1], seed=1)
   denoised = serving(images=images)['denoised']
   assert denoised.dtype == tf.float32 and denoised.shape == (2, 28, 28, 1)
+
+
+def test_a_version_deleted_by_hand_is_no_longer_the_baseline(runs):
+  run = runs['after a deletion']
+  assert run.summary['status'] == 'succeeded', run.printed[-3000:]
+  assert run.executed() == {'DeployedModelBaseline', *EVALUATOR_AND_AFTER}
+  assert run.summary['baseline_version'] != runs['deleted by hand']
+  assert run.summary['baseline_version'] in runs['versions after a deletion']
 
 
 # ---------------------------------------------------------------- data validation

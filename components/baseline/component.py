@@ -7,9 +7,10 @@ newest of equals). With nothing deployed it hands on the candidate itself,
 with an empty `deployed_version`: the Evaluator then evaluates the candidate
 once, and the absolute thresholds alone decide.
 
-Caching: the execution must change exactly when the deployed model does.
-Locally, the runner passes the newest deployed version as `deployed_version`
-(part of the cache key); on Kubeflow the compiled task has caching disabled.
+Caching: the execution must change exactly when the deployed versions do,
+an older one deleted by hand included (it may have been the best). Locally,
+the runner passes them all as `deployed_versions` (part of the cache key); on
+Kubeflow the compiled task has caching disabled.
 """
 from tfx import types
 from tfx.dsl.components.base import base_component
@@ -27,7 +28,7 @@ from components.baseline import executor
 class DeployedModelBaselineSpec(ComponentSpec):
   PARAMETERS = {
       keys.SERVING_DIR_KEY: ExecutionParameter(type=str),
-      keys.DEPLOYED_VERSION_KEY: ExecutionParameter(type=str),
+      keys.DEPLOYED_VERSIONS_KEY: ExecutionParameter(type=str),   # comma-separated
       keys.CODE_FINGERPRINT_KEY: ExecutionParameter(type=str),
   }
   INPUTS = {keys.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
@@ -40,9 +41,9 @@ class DeployedModelBaseline(base_component.BaseComponent):
   SPEC_CLASS = DeployedModelBaselineSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-  def __init__(self, model, examples, serving_dir, deployed_version=''):
+  def __init__(self, model, examples, serving_dir, deployed_versions=()):
     super().__init__(spec=DeployedModelBaselineSpec(
         code_fingerprint=code_fingerprint.fingerprint(__file__),
         model=model, examples=examples, serving_dir=serving_dir,
-        deployed_version=deployed_version,
+        deployed_versions=','.join(deployed_versions),
         baseline_model=types.Channel(type=standard_artifacts.Model)))

@@ -62,7 +62,7 @@ class Executor(base_executor.BaseExecutor):
         baseline SavedModel; its `deployed_version` property is the version
         copied ('' for the candidate), `newest_version` the newest deployed
         one, which the pusher compares and swaps.
-      exec_properties: `serving_dir` (the push destination); `deployed_version`
+      exec_properties: `serving_dir` (the push destination); `deployed_versions`
         (only a cache key: the versions are read from serving_dir here);
         `code_fingerprint` (only a cache key).
     """
