@@ -696,6 +696,7 @@ def test_bad_layouts_are_refused_before_anything_runs(tmp_path, spoil, flags, me
 # ---------------------------------------------------------------- the U-Net
 
 def _cpu_multiplies_bfloat16():
+  """Read here, not asked of the Trainer: the expected precision is not the code's answer."""
   with open('/proc/cpuinfo') as f:
     return bool({'avx512_bf16', 'amx_bf16'} & set(re.findall(r'\S+', f.read())))
 
