@@ -80,7 +80,7 @@ SKEW_ANOMALIES_KEY = 'skew_anomalies'       # DistributionValidator: eval vs tra
 
 # DeployedModelBaseline, DeployedStatistics and DenoisePusher.
 SERVING_DIR_KEY = 'serving_dir'
-DEPLOYED_VERSION_KEY = 'deployed_version'   # parameter, and property of the baseline
+DEPLOYED_VERSION_KEY = 'deployed_version'   # DeployedStatistics' parameter; property of the baselines
 DEPLOYED_VERSIONS_KEY = 'deployed_versions'   # the baseline's parameter: all of them
 NEWEST_VERSION_PROPERTY = 'newest_version'   # of the baseline: what the pusher swaps
 STATISTICS_URI_PROPERTY = 'statistics_uri'   # in push metadata: the data's statistics
